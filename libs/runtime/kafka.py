@@ -1,0 +1,82 @@
+"""The FastStream Kafka broker every service uses, and explicit topic creation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
+
+from libs.events.topics import ALL_TOPICS
+
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: ServiceSettings) -> KafkaBroker:
+    # Idempotent producer with acks=all: a retried send never writes a record twice,
+    # and an acknowledged record is on every in-sync replica.
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=1,
+        middlewares=[
+            KafkaTelemetryMiddleware(),
+            KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service_name),
+        ],
+        logger=logging.getLogger(f"{settings.service_name}.kafka"),
+        log_level=logging.DEBUG,  # one line per message is for debugging, not for production logs
+    )
+
+
+async def create_topics(bootstrap_servers: str, partitions: int,
+                        topics: tuple[str, ...] = ALL_TOPICS) -> list[str]:
+    """Create the missing topics; auto-creation is off on the broker."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [topic for topic in topics if topic not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(topic, num_partitions=partitions, replication_factor=1)
+                     for topic in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+        return missing
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, topics: tuple[str, ...] = ALL_TOPICS) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [topic for topic in topics if topic in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+            for _ in range(100):  # deletion is asynchronous on the broker
+                if not set(doomed) & set(await admin.list_topics()):
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+if __name__ == "__main__":
+    settings = ServiceSettings()
+    created = asyncio.run(create_topics(settings.kafka_bootstrap_servers,
+                                        settings.kafka_topic_partitions))
+    print(f"topics: created {len(created)}, {len(ALL_TOPICS) - len(created)} already there "
+          f"({settings.kafka_topic_partitions} partitions each)")

@@ -1,0 +1,151 @@
+"""The outbox relay: publishes a service's stored events to Kafka, in order, once.
+
+The event store's notification log is the outbox. The relay reads it from the
+position it last published, translates each domain event into zero or more
+integration events, sends them with the idempotent producer (acks=all), waits
+for every acknowledgement, then stores the new position. A crash before the
+position is stored re-sends the same records with the same `ce_id`; consumers
+record what they have applied, so the effect stays exactly once.
+
+Only one relay per service publishes at a time (a PostgreSQL advisory lock), so
+scaling a service to several replicas never reorders its events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import zlib
+from collections.abc import Callable, Iterable
+
+
+import psycopg
+from eventsourcing.domain import DomainEventProtocol
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter, Gauge
+
+from libs.events import IntegrationEvent, encode
+
+from .causation import Causation
+from .eventstore import ReceivablesApplication
+from .settings import ServiceSettings
+from .telemetry import continued_trace
+
+log = logging.getLogger(__name__)
+
+Translate = Callable[[DomainEventProtocol], Iterable[IntegrationEvent]]
+
+PUBLISHED = Counter("ar_outbox_published_total", "Integration events published", ["service"])
+BACKLOG = Gauge("ar_outbox_backlog", "Stored events not yet published", ["service"])
+
+EVENT_ID_NAMESPACE = uuid.UUID("5b0e1f0e-7a55-4c9b-9a57-4f8b7d2b6a11")
+
+
+def integration_event_id(service: str, domain_event: DomainEventProtocol, index: int) -> str:
+    """The same stored event always yields the same ce_id, so re-sends are recognisable."""
+    name = f"{service}/{domain_event.originator_id}/{domain_event.originator_version}/{index}"
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
+
+
+class OutboxRelay:
+    def __init__(self, broker: KafkaBroker, settings: ServiceSettings,
+                 application: ReceivablesApplication, translate: Translate) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.application = application
+        self.translate = translate
+        self.schema = settings.database_schema
+        self.is_leader = False
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.settings.database_url, autocommit=True
+                ) as connection:
+                    await self._ensure_position_table(connection)
+                    if not await self._become_leader(connection):
+                        await _sleep_unless(stopping, 1.0)
+                        continue
+                    await self._publish_until_stopped(connection, stopping)
+            except Exception as error:  # noqa: BLE001 - the relay must outlive outages
+                # Kafka or PostgreSQL went away: start again from the stored position.
+                log.warning("relay interrupted: %r; resuming from the stored position", error)
+                self.is_leader = False
+                await _sleep_unless(stopping, 1.0)
+
+    async def _ensure_position_table(self, connection: psycopg.AsyncConnection) -> None:
+        await connection.execute(
+            f'CREATE TABLE IF NOT EXISTS "{self.schema}".outbox_relay_position ('
+            "relay text PRIMARY KEY, published_up_to bigint NOT NULL)"
+        )
+
+    async def _become_leader(self, connection: psycopg.AsyncConnection) -> bool:
+        lock_key = zlib.crc32(f"outbox-relay/{self.schema}".encode())
+        row = await (await connection.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,))).fetchone()
+        self.is_leader = bool(row and row[0])
+        return self.is_leader
+
+    async def _publish_until_stopped(self, connection: psycopg.AsyncConnection,
+                                     stopping: asyncio.Event) -> None:
+        position = await self._load_position(connection)
+        idle = self.settings.relay_poll_interval_ms / 1000
+        while not stopping.is_set():
+            # When idle, poll gently; right after a batch, look again at once.
+            notifications = await asyncio.to_thread(
+                self.application.recorder.select_notifications,
+                position, self.settings.relay_batch_size, None, (), inclusive_of_start=False,
+            )
+            if not notifications:
+                BACKLOG.labels(self.schema).set(0)
+                await _sleep_unless(stopping, idle)
+                continue
+            await self._publish(notifications)
+            position = notifications[-1].id
+            await connection.execute(
+                f'INSERT INTO "{self.schema}".outbox_relay_position VALUES (%s, %s) '
+                "ON CONFLICT (relay) DO UPDATE SET published_up_to = EXCLUDED.published_up_to",
+                ("kafka", position),
+            )
+            latest = await asyncio.to_thread(self.application.recorder.max_notification_id)
+            BACKLOG.labels(self.schema).set((latest or 0) - position)
+
+    async def _load_position(self, connection: psycopg.AsyncConnection) -> int:
+        row = await (await connection.execute(
+            f'SELECT published_up_to FROM "{self.schema}".outbox_relay_position WHERE relay = %s',
+            ("kafka",),
+        )).fetchone()
+        return int(row[0]) if row else 0
+
+    async def _publish(self, notifications) -> None:  # noqa: ANN001
+        pending = []
+        for notification in notifications:
+            domain_event = self.application.mapper.to_domain_event(notification)
+            causation = Causation.from_dict(domain_event.causation)  # type: ignore[attr-defined]
+            for index, event in enumerate(self.translate(domain_event)):
+                record = encode(
+                    event,
+                    event_id=integration_event_id(self.schema, domain_event, index),
+                    tenant=causation.tenant,
+                    source=f"receivables/{self.settings.service_name}",
+                    time=domain_event.timestamp,
+                    traceparent=causation.traceparent,
+                )
+                with continued_trace(causation.traceparent):
+                    pending.append(await self.broker.publish(
+                        record.value, topic=record.topic, key=record.key,
+                        headers={name: value.decode() for name, value in record.headers},
+                        no_confirm=True,
+                    ))
+        await asyncio.gather(*pending)  # every record acknowledged by the broker
+        PUBLISHED.labels(self.schema).inc(len(pending))
+
+
+
+
+async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

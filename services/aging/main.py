@@ -1,0 +1,44 @@
+"""The aging process: `python -m services.aging.main`."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from libs.runtime.clock import SystemClock
+from libs.runtime.service import ServiceRuntime
+from libs.runtime.settings import ServiceSettings
+
+from . import projections
+from .api import aging_router
+
+
+class AgingSettings(ServiceSettings):
+    service_name: str = "aging"
+    http_port: int = 8104
+    database_pool_size: int = 10
+
+
+def build():  # noqa: ANN201
+    settings = AgingSettings()
+    runtime = ServiceRuntime(settings)
+    pool_holder: dict[str, asyncpg.Pool] = {}
+
+    async def open_pool() -> None:
+        pool = await asyncpg.create_pool(settings.database_url, min_size=2,
+                                         max_size=settings.database_pool_size)
+        await projections.create_tables(pool)
+        pool_holder["pool"] = pool
+        projections.subscribe(runtime.broker, settings, pool)
+
+    async def close_pool() -> None:
+        await pool_holder["pool"].close()
+
+    runtime.on_startup.append(open_pool)
+    runtime.on_shutdown.append(close_pool)
+    return runtime, runtime.http_app(aging_router(pool_holder, SystemClock(),
+                                                  settings.default_tenant), title="Aging")
+
+
+if __name__ == "__main__":
+    runtime, app = build()
+    runtime.serve(app)

@@ -1,0 +1,1 @@
+"""The credit service: not built yet (see the issues); importable so the layout is whole."""
