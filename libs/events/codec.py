@@ -70,6 +70,8 @@ def decode(headers: list[tuple[str, bytes]] | tuple, value: bytes | None) -> tup
         raise InvalidEvent(f"{envelope.type}: {_describe(error)}") from None
     except LookupError as error:
         raise InvalidEvent(f"{envelope.type}: {error}") from None
+    except (TypeError, ValueError):
+        raise InvalidEvent(f"{envelope.type}: version {body.get('version')!r} is not a number") from None
     if event.partition_key != envelope.subject:
         raise InvalidEvent(
             f"{envelope.type}: ce_subject {envelope.subject!r} is not the event's account "

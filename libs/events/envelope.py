@@ -50,7 +50,9 @@ class Envelope(BaseModel):
 
     @classmethod
     def from_headers(cls, headers: Iterable[tuple[str, bytes]]) -> Envelope:
-        values = {name: value.decode("utf-8", "replace") for name, value in headers}
+        # Kafka allows a header without a value; such a header carries nothing we read.
+        values = {name: value.decode("utf-8", "replace") for name, value in headers
+                  if value is not None}
         required = ("ce_id", "ce_type", "ce_source", "ce_time", "ce_subject", "tenant")
         missing = [name for name in required if not values.get(name)]
         if missing:

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.open_items (
     invoice_id      text    NOT NULL,
     invoice_number  text    NOT NULL,
     customer_id     text    NOT NULL,
+    order_id        text,
     currency        text    NOT NULL,
     issue_date      date    NOT NULL,
     due_date        date    NOT NULL,
@@ -70,7 +71,7 @@ async def on_invoice_issued(connection: asyncpg.Connection, envelope: Envelope,
     await connection.execute(
         f"""
         INSERT INTO {SCHEMA}.open_items AS item
-        SELECT $1, $2, $3, $4, $5, $6, $7, $8,
+        SELECT $1, $2, $3, $4, $9, $5, $6, $7, $8,
                $8 - coalesce(sum(applied.amount), 0),
                CASE WHEN $8 - coalesce(sum(applied.amount), 0) <= 0 THEN max(applied.applied_on) END
         FROM (SELECT amount, applied_on FROM {SCHEMA}.applications
@@ -79,6 +80,7 @@ async def on_invoice_issued(connection: asyncpg.Connection, envelope: Envelope,
         """,
         envelope.tenant, issued.invoice_id, issued.invoice_number, issued.customer_id,
         issued.total.currency, issued.issue_date, issued.due_date, issued.total.amount,
+        issued.order_id,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 
+from libs.events.base import upcast
 from libs.events import CustomerUpserted, IntegrationEvent, InvoiceIssued, InvoiceLine, Money, OrderShipped
 from libs.runtime.causation import Causation
 from libs.runtime.eventstore import ReceivablesApplication
@@ -36,7 +37,7 @@ class InvoicingApplication(ReceivablesApplication):
         series, invoices = None, []
         if customer.held_shipments:
             series = self._number_series(causation)
-            invoices = [self._issue(OrderShipped.model_validate(shipment), customer, series,
+            invoices = [self._issue(OrderShipped.model_validate(upcast(OrderShipped.event_type, shipment)), customer, series,
                                     causation)
                         for shipment in customer.held_shipments]
             customer.release_held_shipments(causation=cause)

@@ -41,7 +41,9 @@ class MatchingApplication(ReceivablesApplication):
                               currency=payment.amount.currency, value_date=payment.value_date,
                               remittance_text=payment.remittance_text, causation=cause)
         named = [invoice for number in invoice_number_candidates(payment.remittance_text)
-                 if (invoice := self.get_or_none(OpenInvoice.create_id(causation.tenant, number)))]
+                 if (invoice := self.get_or_none(OpenInvoice.create_id(causation.tenant, number)))
+                 # A known payer paying another customer's invoice needs a person's eye.
+                 and payment.customer_id in (None, invoice.customer_id)]
         applications = allocate(receipt.amount, receipt.currency, named)
         for application in applications:
             invoice = application.invoice

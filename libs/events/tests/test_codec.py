@@ -1,0 +1,351 @@
+"""The Kafka codec: every event survives the trip, and a bad record is refused with a
+reason a person can act on (it goes to the dead-letter topic with that reason)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import pytest
+
+from libs.events import (
+    EVENT_TYPES,
+    CustomerUpserted,
+    IntegrationEvent,
+    InvalidEvent,
+    InvoiceIssued,
+    InvoiceLine,
+    KafkaRecord,
+    Money,
+    OrderLine,
+    OrderShipped,
+    PaymentApplied,
+    PaymentReceived,
+    PaymentUnapplied,
+    decode,
+    encode,
+    upcaster,
+)
+from libs.events.base import UPCASTERS
+
+RECORDED_AT = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def eur(amount: str) -> Money:
+    return Money.of(amount, "EUR")
+
+
+# One valid example of every published event. A new event type without a sample here
+# fails test_every_event_type_survives_encode_and_decode: add one.
+SAMPLES: dict[str, IntegrationEvent] = {
+    "CustomerUpserted": CustomerUpserted(
+        customer_id="C-1", name="Acme Retail BV", currency="EUR", payment_terms_days=30,
+        language="nl", country="NL", email="ap@acme.example",
+    ),
+    "OrderShipped": OrderShipped(
+        order_id="O-1", shipment_id="S-1", customer_id="C-1", shipped_on=date(2024, 3, 1),
+        currency="EUR", po_number="PO-77",
+        lines=(OrderLine(line_no=1, sku="WIDGET", description="Widget", quantity="2",
+                         unit_price="50.00", tax_rate="0.21"),),
+    ),
+    "InvoiceIssued": InvoiceIssued(
+        invoice_id="inv-1", invoice_number="INV-000001", customer_id="C-1", order_id="O-1",
+        shipment_id="S-1", issue_date=date(2024, 3, 1), due_date=date(2024, 3, 31),
+        payment_terms_days=30, net_amount=eur("100.00"), tax_amount=eur("21.00"),
+        total=eur("121.00"),
+        lines=(InvoiceLine(line_no=1, sku="WIDGET", description="Widget", quantity="2",
+                           unit_price="50.00", tax_rate="0.21", net_amount="100.00",
+                           tax_amount="21.00"),),
+    ),
+    "PaymentReceived": PaymentReceived(
+        payment_id="pay-1", customer_id="C-1", amount=eur("121.00"), value_date=date(2024, 3, 20),
+        booking_date=date(2024, 3, 20), payer_name="Acme Retail BV",
+        payer_account="NL91ABNA0417164300", remittance_text="INV-000001",
+        bank_reference="BANK-REF-1",
+    ),
+    "PaymentApplied": PaymentApplied(
+        application_id="app-1", payment_id="pay-1", invoice_id="inv-1",
+        invoice_number="INV-000001", customer_id="C-1", amount=eur("121.00"),
+        applied_on=date(2024, 3, 20), rule="remittance-invoice-number",
+        explanation="The remittance text names invoice INV-000001.",
+    ),
+    "PaymentUnapplied": PaymentUnapplied(
+        payment_id="pay-2", customer_id="C-1", amount=eur("5.00"), value_date=date(2024, 3, 20),
+        reason="the remittance names no open invoice",
+    ),
+}
+
+
+def record_of(event: IntegrationEvent, **overrides: Any) -> KafkaRecord:
+    options: dict[str, Any] = {"event_id": "evt-1", "tenant": "acme", "source": "/erp/sap",
+                               "time": RECORDED_AT, "traceparent": TRACEPARENT}
+    options.update(overrides)
+    return encode(event, **options)
+
+
+def without(headers: list[tuple[str, bytes]], *names: str) -> list[tuple[str, bytes]]:
+    return [(name, value) for name, value in headers if name not in names]
+
+
+def replaced(headers: list[tuple[str, bytes]], name: str, value: str) -> list[tuple[str, bytes]]:
+    return [*without(headers, name), (name, value.encode())]
+
+
+def shipment_body(**changes: Any) -> dict[str, Any]:
+    body = json.loads(record_of(SAMPLES["OrderShipped"]).value)
+    body.update(changes)
+    return body
+
+
+def refusal(headers: list[tuple[str, bytes]], value: bytes | None) -> str:
+    with pytest.raises(InvalidEvent) as refused:
+        decode(headers, value)
+    return refused.value.reason
+
+
+# --- the round trip -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_every_event_type_survives_encode_and_decode(event_type: str) -> None:
+    assert event_type in SAMPLES, f"add a valid sample of {event_type} to SAMPLES"
+    event = SAMPLES[event_type]
+    assert type(event) is EVENT_TYPES[event_type]
+
+    record = record_of(event)
+    envelope, decoded = decode(record.headers, record.value)
+
+    assert decoded == event
+    assert type(decoded) is type(event)
+    assert envelope.type == event_type
+    assert record.topic == event.topic
+    assert record.key == event.partition_key.encode()
+
+
+def test_a_record_carries_cloudevents_headers_keyed_by_the_customer_account() -> None:
+    record = record_of(SAMPLES["InvoiceIssued"], event_id="evt-42", tenant="acme-nl")
+    headers = dict(record.headers)
+
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_id"] == b"evt-42"
+    assert headers["ce_type"] == b"InvoiceIssued"
+    assert headers["ce_source"] == b"/erp/sap"
+    assert headers["ce_time"] == b"2024-03-01T09:30:00Z"
+    assert headers["ce_subject"] == b"C-1" == record.key  # subject = partition key = customer
+    assert headers["tenant"] == b"acme-nl"
+    assert headers["traceparent"] == TRACEPARENT.encode()
+    assert headers["content-type"] == b"application/json"
+
+
+def test_a_record_without_a_trace_has_no_traceparent_header_and_still_decodes() -> None:
+    record = record_of(SAMPLES["CustomerUpserted"], traceparent=None)
+
+    envelope, _ = decode(record.headers, record.value)
+
+    assert "traceparent" not in dict(record.headers)
+    assert envelope.traceparent is None
+
+
+def test_the_envelope_read_back_says_who_sent_what_for_whom_and_when() -> None:
+    record = record_of(SAMPLES["PaymentReceived"])
+
+    # aiokafka hands headers over as a tuple of tuples
+    envelope, _ = decode(tuple(record.headers), record.value)
+
+    assert (envelope.id, envelope.type, envelope.source, envelope.subject, envelope.tenant) == (
+        "evt-1", "PaymentReceived", "/erp/sap", "C-1", "acme")
+    assert envelope.time == RECORDED_AT
+    assert envelope.traceparent == TRACEPARENT
+
+
+def test_amounts_are_json_strings_on_the_wire() -> None:
+    body = json.loads(record_of(SAMPLES["InvoiceIssued"]).value)
+
+    assert body["total"] == {"amount": "121.00", "currency": "EUR"}
+    assert body["lines"][0]["unit_price"] == "50.00"
+
+
+# --- what is refused, and why -----------------------------------------------------------
+
+
+def test_a_record_missing_cloudevents_headers_is_refused_naming_them() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    reason = refusal(without(record.headers, "ce_type", "tenant"), record.value)
+
+    assert reason == "not a CloudEvent: missing header(s): ce_type, tenant"
+
+
+def test_a_record_with_no_headers_at_all_is_refused() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    assert refusal([], record.value).startswith("not a CloudEvent: missing header(s): ce_id")
+
+
+def test_an_event_type_nobody_published_is_refused_by_name() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    reason = refusal(replaced(record.headers, "ce_type", "OrderTeleported"), record.value)
+
+    assert reason == "unknown event type 'OrderTeleported'"
+
+
+@pytest.mark.parametrize("value", [b"{not json", b"", None, b"\xff\xfe"])
+def test_a_body_that_is_not_json_is_refused(value: bytes | None) -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    assert refusal(record.headers, value).startswith("OrderShipped: body is not JSON")
+
+
+def test_a_body_that_is_a_json_list_is_refused() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    reason = refusal(record.headers, json.dumps([shipment_body()]).encode())
+
+    assert reason == "OrderShipped: body must be a JSON object"
+
+
+def test_a_shipment_with_a_negative_quantity_is_refused_naming_the_line() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+    body = shipment_body()
+    body["lines"][0]["quantity"] = "-2"
+
+    reason = refusal(record.headers, json.dumps(body).encode())
+
+    assert reason.startswith("OrderShipped: lines.0.quantity:")
+    assert "greater than 0" in reason
+
+
+def test_a_shipment_in_an_unknown_currency_is_refused_naming_the_code() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    reason = refusal(record.headers, json.dumps(shipment_body(currency="XXY")).encode())
+
+    assert reason.startswith("OrderShipped: currency:")
+    assert "'XXY' is not an active ISO 4217 currency code" in reason
+
+
+def test_a_shipment_without_a_customer_is_refused() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+    body = shipment_body()
+    del body["customer_id"]
+
+    reason = refusal(record.headers, json.dumps(body).encode())
+
+    assert reason == "OrderShipped: customer_id: Field required"
+
+
+def test_an_invoice_whose_net_and_tax_do_not_make_its_total_is_refused() -> None:
+    record = record_of(SAMPLES["InvoiceIssued"])
+    body = json.loads(record.value)
+    body["total"]["amount"] = "120.00"
+
+    reason = refusal(record.headers, json.dumps(body).encode())
+
+    assert reason.startswith("InvoiceIssued: ")
+    assert "net 100.00 EUR + tax 21.00 EUR does not equal total 120.00 EUR" in reason
+
+
+def test_an_event_filed_under_another_customers_key_is_refused() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    reason = refusal(replaced(record.headers, "ce_subject", "C-2"), record.value)
+
+    assert reason == "OrderShipped: ce_subject 'C-2' is not the event's account 'C-1'"
+
+
+def test_a_record_with_an_unreadable_time_is_refused_as_not_a_cloudevent() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    reason = refusal(replaced(record.headers, "ce_time", "yesterday"), record.value)
+
+    assert reason.startswith("not a CloudEvent: bad header:")
+
+
+def test_a_body_from_a_newer_version_than_this_code_knows_is_refused() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    reason = refusal(record.headers, json.dumps(shipment_body(version=2)).encode())
+
+    assert reason.startswith("OrderShipped: version: Input should be 1")
+
+
+@pytest.mark.parametrize("version", ["one", None, [1]])
+def test_a_body_with_a_version_that_is_not_a_number_is_refused(version: object) -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    with pytest.raises(InvalidEvent, match="version"):
+        decode(record.headers, json.dumps(shipment_body(version=version)).encode())
+
+
+def test_a_record_with_a_header_without_value_is_still_read() -> None:
+    record = record_of(SAMPLES["OrderShipped"])
+
+    _, event = decode([*record.headers, ("x-retry", None)], record.value)  # type: ignore[list-item]
+
+    assert event == SAMPLES["OrderShipped"]
+
+
+# --- upcasting old bodies -------------------------------------------------------------
+#
+# Registering an event class writes it into the global EVENT_TYPES (and the upcaster
+# into UPCASTERS), which the schema tests read. The throwaway type below gets a
+# unique name and is removed from both registries when the test ends, so nothing
+# outlives it.
+
+
+@pytest.fixture
+def renamed_field_event() -> Iterator[type[IntegrationEvent]]:
+    event_type = f"TestOnlyRenamedField{uuid.uuid4().hex}"
+
+    class RenamedField(IntegrationEvent, event_type=event_type, topic="test.only"):
+        """v2 renamed v1's `client` to `customer_id`."""
+
+        version: Literal[2] = 2
+        customer_id: str
+
+    @upcaster(event_type, from_version=1)
+    def client_became_customer_id(body: dict[str, Any]) -> dict[str, Any]:
+        body = dict(body)
+        body["customer_id"] = body.pop("client")
+        body["version"] = 2
+        return body
+
+    try:
+        yield RenamedField
+    finally:
+        EVENT_TYPES.pop(event_type, None)
+        UPCASTERS.pop((event_type, 1), None)
+
+
+def test_a_v1_body_is_upcast_to_the_current_version_before_it_is_validated(
+    renamed_field_event: type[IntegrationEvent],
+) -> None:
+    current = renamed_field_event(customer_id="C-1")  # type: ignore[call-arg]
+    record = record_of(current)
+
+    _, event = decode(record.headers, json.dumps({"version": 1, "client": "C-1"}).encode())
+
+    assert event == current
+    assert event.version == 2
+
+
+def test_a_body_of_a_version_with_no_upcaster_is_refused_saying_so(
+    renamed_field_event: type[IntegrationEvent],
+) -> None:
+    record = record_of(renamed_field_event(customer_id="C-1"))  # type: ignore[call-arg]
+
+    reason = refusal(record.headers, json.dumps({"version": 0, "client": "C-1"}).encode())
+
+    assert reason == f"{renamed_field_event.event_type}: no upcaster for {renamed_field_event.event_type} v0"
+
+
+def test_registering_the_same_event_type_twice_is_refused() -> None:
+    with pytest.raises(TypeError, match="'OrderShipped' is registered twice"):
+        class AnotherOrderShipped(IntegrationEvent, event_type="OrderShipped", topic="erp.orders"):
+            version: Literal[1] = 1
+    assert EVENT_TYPES["OrderShipped"] is OrderShipped
