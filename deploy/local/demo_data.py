@@ -6,7 +6,7 @@ the payments API, each payment the sample says arrived by now, naming the
 invoice in its remittance text. Re-running it adds nothing: shipments, payments
 and customers are all recognised by their business keys.
 
-    python deploy/local/demo_data.py [--customers 12] [--days 150]
+    python deploy/local/demo_data.py [--customers 12] [--days 150] [--sample-today 2013-09-30]
 """
 
 from __future__ import annotations
@@ -57,18 +57,17 @@ def load_sample(path: Path) -> list[SampleInvoice]:
                 for row in csv.DictReader(sample)]
 
 
-def pick(invoices: list[SampleInvoice], customers: int, days: int,
+def pick(invoices: list[SampleInvoice], customers: int, days: int, sample_today: date,
          today: date) -> tuple[list[SampleInvoice], timedelta]:
-    """The last `days` of the sample for its busiest customers, shifted to end three days ago."""
+    """`days` of the sample up to `sample_today` for its busiest customers, shifted so that
+    `sample_today` is today: what was still open on that day in the sample is open now."""
     per_customer: dict[str, int] = defaultdict(int)
     for invoice in invoices:
         per_customer[invoice.customer_id] += 1
     chosen = set(sorted(per_customer, key=lambda c: (-per_customer[c], c))[:customers])
-    last = max(invoice.invoice_date for invoice in invoices)
-    shift = (today - timedelta(days=3)) - last
-    window = [i for i in invoices
-              if i.customer_id in chosen and i.invoice_date > last - timedelta(days=days)]
-    return window, shift
+    window = [i for i in invoices if i.customer_id in chosen
+              and sample_today - timedelta(days=days) < i.invoice_date <= sample_today]
+    return window, today - sample_today
 
 
 async def publish_erp_events(kafka: str, invoices: list[SampleInvoice], shift: timedelta) -> None:
@@ -123,19 +122,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=12)
     parser.add_argument("--days", type=int, default=150)
+    parser.add_argument("--sample-today", type=date.fromisoformat, default=date(2013, 9, 30),
+                        help="the day of the sample that becomes today")
     parser.add_argument("--aging-url", default="http://127.0.0.1:8104")
     parser.add_argument("--payments-url", default="http://127.0.0.1:8102")
     args = parser.parse_args()
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
     today = date.today()
 
-    invoices, shift = pick(load_sample(SAMPLE), args.customers, args.days, today)
+    invoices, shift = pick(load_sample(SAMPLE), args.customers, args.days, args.sample_today,
+                           today)
     asyncio.run(publish_erp_events(kafka, invoices, shift))
     customers = {invoice.customer_id for invoice in invoices}
     numbers = invoice_numbers_by_order(args.aging_url, customers, expected=len(invoices))
     paid = record_payments(args.payments_url, invoices, shift, numbers, today)
     print(f"demo: {len(customers)} customers, {len(invoices)} invoices published, "
-          f"{paid} payments recorded (dates shifted by {shift.days} days to end today)")
+          f"{paid} payments recorded (the sample's {args.sample_today} is today)")
 
 
 if __name__ == "__main__":
