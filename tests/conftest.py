@@ -9,12 +9,12 @@ from typing import TypeVar
 
 import pytest
 
-from tests.support.infrastructure import Infrastructure, prepare
-from tests.support.processes import ServiceProcess
+from tests.support.infrastructure import Infrastructure, prepare, tear_down
+from tests.support.processes import ServiceProcess, free_port
 
 T = TypeVar("T")
 
-SERVICE_PORTS = {"invoicing": 18101, "payments": 18102, "matching": 18103, "aging": 18104}
+SERVICES = ("invoicing", "payments", "matching", "aging")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -24,15 +24,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def infrastructure() -> Infrastructure:
-    return prepare()
+def infrastructure() -> Iterator[Infrastructure]:
+    infrastructure = prepare()
+    yield infrastructure
+    tear_down(infrastructure)
 
 
 @pytest.fixture(scope="session")
 def platform(infrastructure: Infrastructure) -> Iterator[dict[str, ServiceProcess]]:
     """The four services of the walking skeleton, each its own process."""
-    services = {name: ServiceProcess(name, port, infrastructure)
-                for name, port in SERVICE_PORTS.items()}
+    services = {name: ServiceProcess(name, free_port(), infrastructure) for name in SERVICES}
     try:
         for service in services.values():
             service.launch()

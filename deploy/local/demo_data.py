@@ -93,7 +93,7 @@ def invoice_numbers_by_order(aging_url: str, customers: set[str],
         numbers = {}
         for customer_id in customers:
             items = httpx.get(f"{aging_url}/customers/{customer_id}/open-items",
-                              params={"limit": 1000}, headers={"X-Tenant": TENANT}).json()
+                              params={"limit": 10_000, "include_settled": "true"}, headers={"X-Tenant": TENANT}).json()
             numbers.update({item["order_id"]: item["invoice_number"] for item in items})
         if len(numbers) >= expected or time.monotonic() > deadline:
             return numbers
@@ -107,7 +107,7 @@ def record_payments(payments_url: str, invoices: list[SampleInvoice], shift: tim
         value_date = invoice.settled_date + shift
         number = numbers.get(invoice.invoice_number)
         if value_date > today or number is None:
-            continue  # not yet paid in the shifted timeline (or already settled earlier)
+            continue  # not yet paid in the shifted timeline
         response = httpx.post(f"{payments_url}/payments", headers={"X-Tenant": TENANT}, json={
             "reference": f"DEMO-{invoice.invoice_number}", "amount": str(invoice.amount),
             "currency": "USD", "value_date": value_date.isoformat(),

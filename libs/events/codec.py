@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from .base import EVENT_TYPES, IntegrationEvent, upcast
 from .envelope import Envelope, MissingHeader
+from .topics import physical_topic
 
 
 class InvalidEvent(ValueError):
@@ -34,7 +35,7 @@ def encode(event: IntegrationEvent, *, event_id: str, tenant: str, source: str,
     envelope = Envelope(id=event_id, type=event.event_type, source=source, time=time,
                         subject=event.partition_key, tenant=tenant, traceparent=traceparent)
     return KafkaRecord(
-        topic=event.topic,
+        topic=physical_topic(event.topic),
         key=event.partition_key.encode(),
         value=event.model_dump_json().encode(),
         headers=envelope.to_headers(),

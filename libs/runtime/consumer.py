@@ -29,6 +29,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import Counter
 
 from libs.events import Envelope, IntegrationEvent, InvalidEvent, decode
+from libs.events.topics import physical_topic
 
 from .causation import Causation
 from .dead_letters import send_to_dead_letter_topic
@@ -61,7 +62,7 @@ class InboundConsumer(ABC):
         self.topic = topic
         self._failures: dict[tuple[int, int], int] = {}
         broker.subscriber(
-            topic,
+            physical_topic(topic),
             group_id=settings.consumer_group,
             auto_offset_reset="earliest",
             isolation_level="read_committed",

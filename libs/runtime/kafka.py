@@ -12,7 +12,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
-from libs.events.topics import ALL_TOPICS
+from libs.events.topics import ALL_TOPICS, physical_topic
 
 from .settings import ServiceSettings
 
@@ -40,6 +40,7 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
 async def create_topics(bootstrap_servers: str, partitions: int,
                         topics: tuple[str, ...] = ALL_TOPICS) -> list[str]:
     """Create the missing topics; auto-creation is off on the broker."""
+    topics = tuple(physical_topic(topic) for topic in topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
@@ -59,6 +60,7 @@ async def create_topics(bootstrap_servers: str, partitions: int,
 
 
 async def delete_topics(bootstrap_servers: str, topics: tuple[str, ...] = ALL_TOPICS) -> None:
+    topics = tuple(physical_topic(topic) for topic in topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:

@@ -27,13 +27,14 @@ class EventPublisher:
     async def __aexit__(self, *_: object) -> None:
         await self.producer.stop()
 
-    def record(self, event: IntegrationEvent, tenant: str, event_id: str | None = None) -> KafkaRecord:
+    def record(self, event: IntegrationEvent, tenant: str, event_id: str | None = None,
+               traceparent: str | None = None) -> KafkaRecord:
         return encode(event, event_id=event_id or str(uuid.uuid4()), tenant=tenant,
-                      source=self.source, time=datetime.now(UTC))
+                      source=self.source, time=datetime.now(UTC), traceparent=traceparent)
 
-    async def publish(self, event: IntegrationEvent, tenant: str,
-                      event_id: str | None = None) -> KafkaRecord:
-        record = self.record(event, tenant, event_id)
+    async def publish(self, event: IntegrationEvent, tenant: str, event_id: str | None = None,
+                      traceparent: str | None = None) -> KafkaRecord:
+        record = self.record(event, tenant, event_id, traceparent)
         await self.send(record)
         return record
 

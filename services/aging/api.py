@@ -30,9 +30,10 @@ def aging_router(pool_holder: dict[str, asyncpg.Pool], clock: Clock,
     @router.get("/customers/{customer_id}/open-items", summary="A customer's open invoices")
     async def customer_open_items(customer_id: str, as_of: date | None = None,
                                   limit: int = Query(default=200, ge=1, le=10_000),
+                                  include_settled: bool = False,
                                   x_tenant: str | None = Header(default=None)) -> list[dict]:
         return await queries.open_items(pool(), x_tenant or default_tenant, customer_id,
-                                        as_of or clock.today(), limit)
+                                        as_of or clock.today(), limit, include_settled)
 
     @router.get("/aging", summary="Aging of all open items by customer and currency")
     async def aging(as_of: date | None = Query(default=None, description="YYYY-MM-DD; default today"),

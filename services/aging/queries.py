@@ -136,21 +136,22 @@ async def invoice_status(pool: asyncpg.Pool, tenant: str, invoice_number: str) -
 
 
 async def open_items(pool: asyncpg.Pool, tenant: str, customer_id: str, as_of: date,
-                     limit: int = 200) -> list[dict[str, Any]]:
-    """The customer's open invoices, oldest due first, with days past due."""
+                     limit: int = 200, include_settled: bool = False) -> list[dict[str, Any]]:
+    """The customer's open invoices (or all its invoices), oldest due first."""
     async with pool.acquire() as connection:
         rows = await connection.fetch(
             f"""
             SELECT invoice_id, invoice_number, order_id, currency, issue_date, due_date,
                    original_amount, open_amount, $2::date - due_date AS days_past_due
             FROM {SCHEMA}.open_items
-            WHERE tenant = $1 AND customer_id = $3 AND open_amount <> 0
+            WHERE tenant = $1 AND customer_id = $3 AND ($5 OR open_amount <> 0)
             ORDER BY due_date, invoice_number LIMIT $4
-            """, tenant, as_of, customer_id, limit)
+            """, tenant, as_of, customer_id, limit, include_settled)
     return [
         {"invoice_id": row["invoice_id"], "invoice_number": row["invoice_number"],
          "order_id": row["order_id"], "currency": row["currency"], "issue_date": row["issue_date"].isoformat(),
          "due_date": row["due_date"].isoformat(), "original_amount": str(row["original_amount"]),
-         "open_amount": str(row["open_amount"]), "days_past_due": max(row["days_past_due"], 0)}
+         "open_amount": str(row["open_amount"]),
+         "days_past_due": max(row["days_past_due"], 0) if row["open_amount"] > 0 else 0}
         for row in rows
     ]

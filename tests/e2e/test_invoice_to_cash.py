@@ -3,13 +3,16 @@ real PostgreSQL and the four services as separate processes."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import httpx
 
-from libs.events import CustomerUpserted, OrderLine, OrderShipped
+from libs.events import CustomerUpserted, InvoiceIssued, OrderLine, OrderShipped
+from libs.events.topics import AR_INVOICING
 from libs.runtime.publisher import EventPublisher
 from tests.conftest import eventually
+from tests.support.kafka_reader import wait_for_events
 
 TENANT = "e2e-tenant"
 
@@ -90,3 +93,34 @@ async def test_a_payment_naming_no_invoice_stays_unapplied_on_the_account(
                                until=lambda body: bool(body["unapplied_cash"]))
     assert balance["unapplied_cash"] == [{"currency": "EUR", "amount": "99.00", "payments": 1}]
     assert balance["balances"] == []
+
+
+async def test_the_erp_trace_continues_through_invoicing_and_each_hop_is_counted(
+        platform, infrastructure) -> None:
+    """An SRE follows one order by its trace id: the InvoiceIssued that invoicing publishes
+    belongs to the same trace as the ERP's OrderShipped."""
+    kafka = infrastructure.kafka_bootstrap_servers
+    trace_id = uuid.uuid4().hex
+    async with EventPublisher(kafka) as erp:
+        await erp.publish(CustomerUpserted(customer_id="CUST-TRACE", name="Traced BV",
+                                           currency="EUR", payment_terms_days=30), TENANT)
+        await erp.publish(OrderShipped(
+            order_id="SO-TRACE", shipment_id="SH-1", customer_id="CUST-TRACE",
+            shipped_on=date.today(), currency="EUR",
+            lines=(OrderLine(line_no=1, sku="X", quantity="1", unit_price="10.00"),)),
+            TENANT, traceparent=f"00-{trace_id}-{'1' * 16}-01")
+
+    [(record, _)] = await wait_for_events(
+        kafka, AR_INVOICING, InvoiceIssued, lambda event: event.order_id == "SO-TRACE")
+    headers = dict(record.headers)
+    assert headers["traceparent"].decode().split("-")[1] == trace_id
+    assert headers["tenant"] == TENANT.encode()
+    assert headers["ce_type"] == b"InvoiceIssued"
+    assert headers["ce_subject"] == b"CUST-TRACE"
+
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{platform['invoicing'].url}/metrics")).text
+    applied = [line for line in metrics.splitlines()
+               if line.startswith("ar_events_consumed_total") and 'outcome="applied"' in line
+               and 'event_type="OrderShipped"' in line]
+    assert applied and float(applied[0].rsplit(" ", 1)[1]) >= 1

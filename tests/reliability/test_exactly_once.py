@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import date
 
@@ -10,11 +11,11 @@ import httpx
 import psycopg
 
 from libs.events import CustomerUpserted, InvoiceIssued, OrderLine, OrderShipped
-from libs.events.topics import AR_INVOICING, ERP_ORDERS
+from libs.events.topics import AR_INVOICING, ERP_ORDERS, physical_topic
 from libs.runtime.publisher import EventPublisher
 from tests.conftest import eventually
 from tests.support.kafka_reader import events_on, read_topic, wait_for_events
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, free_port
 
 TENANT = "reliability-tenant"
 
@@ -65,11 +66,11 @@ async def test_a_malformed_order_goes_to_the_dead_letter_topic_and_the_next_one_
                                            currency="EUR", payment_terms_days=30), TENANT)
         good_headers = erp.record(shipment("SO-BAD-0", "CUST-BAD"), TENANT).headers
         # Same partition as the good order that follows: it must not block it.
-        await erp.send_raw(ERP_ORDERS, b"CUST-BAD", b'{"order_id": "SO-BAD-1", "lines": [',
+        await erp.send_raw(physical_topic(ERP_ORDERS), b"CUST-BAD", b'{"order_id": "SO-BAD-1", "lines": [',
                            good_headers)
         negative = shipment("SO-BAD-2", "CUST-BAD").model_dump(mode="json")
         negative["lines"][0]["quantity"] = "-3"
-        await erp.send_raw(ERP_ORDERS, b"CUST-BAD", __import__("json").dumps(negative).encode(),
+        await erp.send_raw(physical_topic(ERP_ORDERS), b"CUST-BAD", __import__("json").dumps(negative).encode(),
                            good_headers)
         await erp.publish(shipment("SO-BAD-3", "CUST-BAD", amount="55.00"), TENANT)
 
@@ -78,7 +79,7 @@ async def test_a_malformed_order_goes_to_the_dead_letter_topic_and_the_next_one_
     dead = await eventually(lambda: read_topic(kafka, f"{ERP_ORDERS}.dlq"),
                             until=lambda records: len(records) >= 2)
     reasons = {dict(r.headers)["dlq_reason"].decode(): r for r in dead
-               if dict(r.headers).get("dlq_original_topic") == ERP_ORDERS.encode()}
+               if dict(r.headers).get("dlq_original_topic") == physical_topic(ERP_ORDERS).encode()}
     assert any("body is not JSON" in reason for reason in reasons), reasons.keys()
     assert any("lines.0.quantity" in reason and "greater than 0" in reason
                for reason in reasons), reasons.keys()
@@ -93,7 +94,7 @@ async def test_invoicing_killed_between_consuming_and_publishing_issues_exactly_
     kafka = infrastructure.kafka_bootstrap_servers
     order_id = f"SO-KILL-{uuid.uuid4().hex[:6]}"
     # A second invoicing process of its own, in its own consumer group and schema.
-    invoicing = ServiceProcess("invoicing", 18111, infrastructure,
+    invoicing = ServiceProcess("invoicing", free_port(), infrastructure,
                                SERVICE_NAME="invoicing_killed", RELAY_ENABLED="false")
     invoicing.start()
     try:

@@ -21,21 +21,37 @@ from libs.runtime.kafka import create_topics, delete_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "local" / "stack.sh"
-TEST_DATABASE = "receivables_test"
 TEST_PARTITIONS = 3
 
 
 @dataclass(frozen=True)
 class Infrastructure:
+    """One test session's own corner of the servers: its topics (a prefix), its database,
+    its consumer groups. Sessions running side by side never see each other's events."""
+
     kafka_bootstrap_servers: str
-    database_url: str
-    group_suffix: str
+    server_database_url: str
+    session: str
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"{self.session}."
+
+    @property
+    def database_name(self) -> str:
+        return f"receivables_{self.session}"
+
+    @property
+    def database_url(self) -> str:
+        url = urlparse(self.server_database_url)
+        return urlunparse(url._replace(path=f"/{self.database_name}"))
 
     def service_environment(self) -> dict[str, str]:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "DATABASE_URL": self.database_url,
-            "KAFKA_GROUP_SUFFIX": self.group_suffix,
+            "KAFKA_TOPIC_PREFIX": self.topic_prefix,
+            "KAFKA_GROUP_SUFFIX": f"-{self.session}",
             "KAFKA_TOPIC_PARTITIONS": str(TEST_PARTITIONS),
         }
 
@@ -49,31 +65,22 @@ def _servers_from_stack() -> tuple[str, str]:
     return values["KAFKA_BOOTSTRAP_SERVERS"], values["DATABASE_URL"]
 
 
-def _fresh_database(database_url: str) -> str:
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            (TEST_DATABASE,))
-        connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}"')
-        connection.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
-    url = urlparse(database_url)
-    return urlunparse(url._replace(path=f"/{TEST_DATABASE}"))
-
-
-async def _fresh_topics(bootstrap_servers: str) -> None:
-    await delete_topics(bootstrap_servers)
-    await create_topics(bootstrap_servers, TEST_PARTITIONS)
-
-
 def prepare() -> Infrastructure:
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     database_url = os.environ.get("DATABASE_URL")
     if not kafka or not database_url:
         kafka, database_url = _servers_from_stack()
-    asyncio.run(_fresh_topics(kafka))
-    return Infrastructure(
-        kafka_bootstrap_servers=kafka,
-        database_url=_fresh_database(database_url),
-        # New consumer groups: no offset from an earlier session can skip a record.
-        group_suffix=f"-test-{uuid.uuid4().hex[:8]}",
-    )
+    infrastructure = Infrastructure(kafka, database_url, session=f"test_{uuid.uuid4().hex[:8]}")
+    # This process (the tests playing the ERP, reading topics) uses the same prefix.
+    os.environ["KAFKA_TOPIC_PREFIX"] = infrastructure.topic_prefix
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{infrastructure.database_name}"')
+    asyncio.run(create_topics(kafka, TEST_PARTITIONS))
+    return infrastructure
+
+
+def tear_down(infrastructure: Infrastructure) -> None:
+    asyncio.run(delete_topics(infrastructure.kafka_bootstrap_servers))
+    with psycopg.connect(infrastructure.server_database_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{infrastructure.database_name}" '
+                           "WITH (FORCE)")

@@ -10,9 +10,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from libs.events import IntegrationEvent, decode
+from libs.events.topics import physical_topic
 
 
 async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]:
+    topic = physical_topic(topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
                                 isolation_level="read_committed")
     await consumer.start()

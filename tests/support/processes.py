@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,12 @@ import httpx
 from .infrastructure import ROOT, Infrastructure
 
 LOG_DIR = ROOT / ".local" / "test-logs"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class ServiceProcess:
