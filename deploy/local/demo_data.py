@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import os
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,32 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from libs.events import CustomerUpserted, OrderLine, OrderShipped  # noqa: E402
+from libs.sample_data import SampleInvoice, load_ibm_sample  # noqa: E402
 from libs.runtime.publisher import EventPublisher  # noqa: E402
 
 TENANT = os.environ.get("DEFAULT_TENANT", "acme")
-SAMPLE = Path(os.environ.get("AR_SHARED_DATA", ROOT.parent / "shared" / "data")) / "ar_ibm.csv"
-
-
-@dataclass(frozen=True)
-class SampleInvoice:
-    customer_id: str
-    invoice_number: str
-    invoice_date: date
-    settled_date: date
-    amount: Decimal
-
-
-def _date(text: str) -> date:
-    return datetime.strptime(text, "%m/%d/%Y").date()
-
-
-def load_sample(path: Path) -> list[SampleInvoice]:
-    with path.open(newline="") as sample:
-        return [SampleInvoice(customer_id=row["customerID"], invoice_number=row["invoiceNumber"],
-                              invoice_date=_date(row["InvoiceDate"]),
-                              settled_date=_date(row["SettledDate"]),
-                              amount=Decimal(row["InvoiceAmount"]))
-                for row in csv.DictReader(sample)]
 
 
 def pick(invoices: list[SampleInvoice], customers: int, days: int, sample_today: date,
@@ -130,7 +106,7 @@ def main() -> None:
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
     today = date.today()
 
-    invoices, shift = pick(load_sample(SAMPLE), args.customers, args.days, args.sample_today,
+    invoices, shift = pick(load_ibm_sample(), args.customers, args.days, args.sample_today,
                            today)
     asyncio.run(publish_erp_events(kafka, invoices, shift))
     customers = {invoice.customer_id for invoice in invoices}

@@ -66,12 +66,12 @@ async def test_a_malformed_order_goes_to_the_dead_letter_topic_and_the_next_one_
                                            currency="EUR", payment_terms_days=30), TENANT)
         good_headers = erp.record(shipment("SO-BAD-0", "CUST-BAD"), TENANT).headers
         # Same partition as the good order that follows: it must not block it.
-        await erp.send_raw(physical_topic(ERP_ORDERS), b"CUST-BAD", b'{"order_id": "SO-BAD-1", "lines": [',
-                           good_headers)
+        await erp.send_raw(physical_topic(ERP_ORDERS), b"CUST-BAD",
+                           b'{"order_id": "SO-BAD-1", "lines": [', good_headers)
         negative = shipment("SO-BAD-2", "CUST-BAD").model_dump(mode="json")
         negative["lines"][0]["quantity"] = "-3"
-        await erp.send_raw(physical_topic(ERP_ORDERS), b"CUST-BAD", __import__("json").dumps(negative).encode(),
-                           good_headers)
+        await erp.send_raw(physical_topic(ERP_ORDERS), b"CUST-BAD",
+                           json.dumps(negative).encode(), good_headers)
         await erp.publish(shipment("SO-BAD-3", "CUST-BAD", amount="55.00"), TENANT)
 
     invoiced = await wait_for_events(kafka, AR_INVOICING, InvoiceIssued, invoices_for("SO-BAD-3"))

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import os
 import random
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -261,30 +258,11 @@ def test_movements_without_exactly_one_opening_are_refused():
 # --- The IBM sample: aging as of 2013-06-30 -------------------------------------------------
 
 
-def _shared_data() -> Path:
-    override = os.environ.get("AR_SHARED_DATA")
-    if override:
-        return Path(override)
-    repo_root = Path(__file__).resolve().parents[3]
-    return repo_root.parent / "shared" / "data"
-
-
-def _us_date(text: str) -> date:
-    return datetime.strptime(text, "%m/%d/%Y").date()
-
-
 @pytest.fixture(scope="module")
-def ibm_invoices() -> list[dict]:
-    path = _shared_data() / "ar_ibm.csv"
-    if not path.exists():
-        pytest.skip(f"IBM sample not found at {path}; set AR_SHARED_DATA")
-    with path.open(newline="") as f:
-        rows = [{"id": r["invoiceNumber"], "customer": r["customerID"],
-                 "issued": _us_date(r["InvoiceDate"]), "due": _us_date(r["DueDate"]),
-                 "settled": _us_date(r["SettledDate"]), "amount": D(r["InvoiceAmount"])}
-                for r in csv.DictReader(f)]
-    assert len(rows) == 2466
-    return rows
+def ibm_invoices(ibm_sample) -> list[dict]:
+    return [{"id": i.invoice_number, "customer": i.customer_id, "issued": i.invoice_date,
+             "due": i.due_date, "settled": i.settled_date, "amount": i.amount}
+            for i in ibm_sample]
 
 
 def test_ibm_aging_as_of_2013_06_30_rebuilt_from_issue_and_settle_dates(ibm_invoices):

@@ -5,12 +5,9 @@ Every example writes its arithmetic in the comment so a reviewer can redo it on 
 
 from __future__ import annotations
 
-import csv
-import os
 from collections import Counter
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pytest
 
@@ -250,43 +247,17 @@ def test_a_monthly_dso_trend_leaves_a_month_without_sales_undefined():
 # --- The IBM "Accounts Receivable" sample (see shared/data/SOURCES.md) ------------------------
 
 
-def _shared_data() -> Path:
-    override = os.environ.get("AR_SHARED_DATA")
-    if override:
-        return Path(override)
-    repo_root = Path(__file__).resolve().parents[3]
-    return repo_root.parent / "shared" / "data"
-
-
-def _us_date(text: str) -> date:
-    return datetime.strptime(text, "%m/%d/%Y").date()
-
-
 @pytest.fixture(scope="module")
-def ibm_rows() -> list[dict[str, str]]:
-    path = _shared_data() / "ar_ibm.csv"
-    if not path.exists():
-        pytest.skip(f"IBM sample not found at {path}; set AR_SHARED_DATA")
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == 2466
-    return rows
+def ibm_invoices(ibm_sample) -> list[SettledInvoice]:
+    return [SettledInvoice(invoice_id=i.invoice_number, invoice_date=i.invoice_date,
+                           due_date=i.due_date, settled_date=i.settled_date, amount=i.amount)
+            for i in ibm_sample]
 
 
-@pytest.fixture(scope="module")
-def ibm_invoices(ibm_rows) -> list[SettledInvoice]:
-    return [SettledInvoice(invoice_id=r["invoiceNumber"],
-                           invoice_date=_us_date(r["InvoiceDate"]),
-                           due_date=_us_date(r["DueDate"]),
-                           settled_date=_us_date(r["SettledDate"]),
-                           amount=D(r["InvoiceAmount"]))
-            for r in ibm_rows]
-
-
-def test_ibm_days_to_settle_and_days_late_match_the_dataset_on_every_row(ibm_rows, ibm_invoices):
+def test_ibm_days_to_settle_and_days_late_match_the_dataset_on_every_row(ibm_sample, ibm_invoices):
     mismatches = [
-        r["invoiceNumber"] for r, inv in zip(ibm_rows, ibm_invoices)
-        if days_to_settle(inv) != int(r["DaysToSettle"]) or days_late(inv) != int(r["DaysLate"])
+        row.invoice_number for row, inv in zip(ibm_sample, ibm_invoices, strict=True)
+        if days_to_settle(inv) != row.days_to_settle or days_late(inv) != row.days_late
     ]
     assert mismatches == []
     # The leap-day and year-end rows SOURCES.md singles out.
