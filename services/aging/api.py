@@ -1,15 +1,20 @@
-"""HTTP: balances and aging, as of today (the injected clock) or any date given."""
+"""HTTP: balances and aging, as of today (the injected clock) or any past date."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI resolves the local Annotated aliases.
 
 from datetime import date
+from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 
 from libs.runtime.clock import Clock
 
 from . import queries
+from .buckets import AgingBasis, AgingBuckets
+from .kpi_report import kpi_report
+from .kpis import Period
+from .queries import AgingView
 
 
 def aging_router(pool_holder: dict[str, asyncpg.Pool], clock: Clock,
@@ -19,31 +24,56 @@ def aging_router(pool_holder: dict[str, asyncpg.Pool], clock: Clock,
     def pool() -> asyncpg.Pool:
         return pool_holder["pool"]
 
+    def tenant(x_tenant: Annotated[str | None, Header()] = None) -> str:
+        return x_tenant or default_tenant
+
+    def aging_view(
+        as_of: Annotated[date | None, Query(description="YYYY-MM-DD; default today. A past "
+                                            "date reconstructs what was open then.")] = None,
+        buckets: Annotated[str, Query(description="bucket limits in days",
+                                      examples=["30,60,90"])] = "30,60,90",
+        basis: Annotated[AgingBasis, Query(description="age from the due date or the "
+                                           "document date")] = AgingBasis.DUE_DATE,
+    ) -> AgingView:
+        try:
+            limits = AgingBuckets.from_spec(buckets)
+        except ValueError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from None
+        today = clock.today()
+        return AgingView(as_of=as_of or today, today=today, buckets=limits, basis=basis)
+
+    Tenant = Annotated[str, Depends(tenant)]
+    View = Annotated[AgingView, Depends(aging_view)]
+
     @router.get("/customers/{customer_id}/balance", summary="A customer's open balance, aged")
-    async def customer_balance(customer_id: str,
-                               as_of: date | None = Query(default=None,
-                                                          description="YYYY-MM-DD; default today"),
-                               x_tenant: str | None = Header(default=None)) -> dict:
-        return await queries.customer_balance(pool(), x_tenant or default_tenant, customer_id,
-                                              as_of or clock.today())
+    async def customer_balance(customer_id: str, tenant: Tenant, view: View) -> dict:
+        return await queries.customer_balance(pool(), tenant, customer_id, view)
 
     @router.get("/customers/{customer_id}/open-items", summary="A customer's open invoices")
-    async def customer_open_items(customer_id: str, as_of: date | None = None,
-                                  limit: int = Query(default=200, ge=1, le=10_000),
-                                  include_settled: bool = False,
-                                  x_tenant: str | None = Header(default=None)) -> list[dict]:
-        return await queries.open_items(pool(), x_tenant or default_tenant, customer_id,
-                                        as_of or clock.today(), limit, include_settled)
+    async def customer_open_items(
+            customer_id: str, tenant: Tenant, view: View,
+            limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+            include_settled: bool = False) -> list[dict]:
+        return await queries.open_items(pool(), tenant, customer_id, view, limit,
+                                        include_settled)
 
     @router.get("/aging", summary="Aging of all open items by customer and currency")
-    async def aging(as_of: date | None = Query(default=None, description="YYYY-MM-DD; default today"),
-                    x_tenant: str | None = Header(default=None)) -> dict:
-        return await queries.aging_report(pool(), x_tenant or default_tenant,
-                                          as_of or clock.today())
+    async def aging(tenant: Tenant, view: View) -> dict:
+        return await queries.aging_report(pool(), tenant, view)
+
+    @router.get("/kpis", summary="DSO, best possible DSO, ADD, CEI, turnover, days late")
+    async def kpi_figures(
+            tenant: Tenant,
+            currency: Annotated[str, Query(min_length=3, max_length=3)],
+            period_end: Annotated[date | None, Query(description="default today")] = None,
+            days: Annotated[int, Query(ge=1, le=3660, description="period length")] = 90,
+    ) -> dict:
+        period = Period.rolling(period_end or clock.today(), days)
+        return await kpi_report(pool(), tenant, currency.upper(), period)
 
     @router.get("/invoices/{invoice_number}", summary="One invoice: open or settled")
-    async def invoice(invoice_number: str, x_tenant: str | None = Header(default=None)) -> dict:
-        status = await queries.invoice_status(pool(), x_tenant or default_tenant, invoice_number)
+    async def invoice(invoice_number: str, tenant: Tenant) -> dict:
+        status = await queries.invoice_status(pool(), tenant, invoice_number)
         if status is None:
             raise HTTPException(status_code=404, detail=f"no invoice {invoice_number!r}")
         return status

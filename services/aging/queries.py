@@ -8,54 +8,66 @@ from typing import Any
 
 import asyncpg
 
+from .buckets import DEFAULT_BUCKETS, AgingBasis, AgingBuckets
+from .history import open_items_source
 from .projections import SCHEMA
 
 
 @dataclass(frozen=True)
-class Bucket:
-    label: str
-    low: int | None   # days past due, inclusive; None = open below
-    high: int | None  # inclusive; None = open above
+class AgingView:
+    """How to age: on which date, with which buckets, counted from which date."""
+
+    as_of: date
+    today: date
+    buckets: AgingBuckets = DEFAULT_BUCKETS
+    basis: AgingBasis = AgingBasis.DUE_DATE
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.buckets.labels(self.basis)
+
+    def items(self) -> str:
+        return open_items_source(self.as_of, self.today)
+
+    def bucket_columns(self) -> str:
+        """One sum per bucket; `$2` is the as-of date."""
+        age = "$2::date - due_date" if self.basis is AgingBasis.DUE_DATE else "$2::date - issue_date"
+        bounds: list[tuple[int | None, int | None]] = []
+        lower: int | None = None if self.basis is AgingBasis.DUE_DATE else 0
+        if self.basis is AgingBasis.DUE_DATE:
+            bounds.append((None, 0))  # current: not yet due
+            lower = 1
+        for limit in self.buckets.limits:
+            bounds.append((lower, limit))
+            lower = limit + 1
+        bounds.append((lower, None))
+        columns = []
+        for index, (low, high) in enumerate(bounds):
+            conditions = [f"{age} >= {int(low)}" if low is not None else "true",
+                          f"{age} <= {int(high)}" if high is not None else "true"]
+            columns.append(f"coalesce(sum(open_amount) FILTER "
+                           f"(WHERE {' AND '.join(conditions)}), 0) AS b{index}")
+        return ", ".join(columns)
+
+    def row_buckets(self, row: asyncpg.Record) -> dict[str, str]:
+        return {label: str(row[f"b{index}"]) for index, label in enumerate(self.labels)}
+
+    def describe(self) -> dict[str, Any]:
+        return {"as_of": self.as_of.isoformat(), "basis": self.basis.value,
+                "buckets": list(self.labels)}
 
 
-DEFAULT_BUCKETS = (
-    Bucket("current", None, 0),
-    Bucket("1-30", 1, 30),
-    Bucket("31-60", 31, 60),
-    Bucket("61-90", 61, 90),
-    Bucket("90+", 91, None),
-)
-
-
-def _bucket_columns(buckets: tuple[Bucket, ...]) -> str:
-    columns = []
-    for index, bucket in enumerate(buckets):
-        conditions = []
-        if bucket.low is not None:
-            conditions.append(f"$2::date - due_date >= {int(bucket.low)}")
-        if bucket.high is not None:
-            conditions.append(f"$2::date - due_date <= {int(bucket.high)}")
-        condition = " AND ".join(conditions) or "true"
-        columns.append(f"coalesce(sum(open_amount) FILTER (WHERE {condition}), 0) AS b{index}")
-    return ", ".join(columns)
-
-
-
-def _row_buckets(row: asyncpg.Record, buckets: tuple[Bucket, ...]) -> dict[str, str]:
-    return {bucket.label: str(row[f"b{index}"]) for index, bucket in enumerate(buckets)}
-
-
-async def customer_balance(pool: asyncpg.Pool, tenant: str, customer_id: str, as_of: date,
-                           buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS) -> dict[str, Any]:
+async def customer_balance(pool: asyncpg.Pool, tenant: str, customer_id: str,
+                           view: AgingView) -> dict[str, Any]:
     async with pool.acquire() as connection:
         totals = await connection.fetch(
             f"""
             SELECT currency, sum(open_amount) AS open_amount, count(*) AS open_items,
-                   {_bucket_columns(buckets)}
-            FROM {SCHEMA}.open_items
-            WHERE tenant = $1 AND customer_id = $3 AND open_amount <> 0
+                   {view.bucket_columns()}
+            FROM ({view.items()}) AS items
+            WHERE customer_id = $3
             GROUP BY currency ORDER BY currency
-            """, tenant, as_of, customer_id)
+            """, tenant, view.as_of, customer_id)
         unapplied = await connection.fetch(
             f"""
             SELECT currency, sum(amount) AS amount, count(*) AS payments
@@ -65,10 +77,10 @@ async def customer_balance(pool: asyncpg.Pool, tenant: str, customer_id: str, as
     return {
         "tenant": tenant,
         "customer_id": customer_id,
-        "as_of": as_of.isoformat(),
+        **view.describe(),
         "balances": [
             {"currency": row["currency"], "open_amount": str(row["open_amount"]),
-             "open_items": row["open_items"], "buckets": _row_buckets(row, buckets)}
+             "open_items": row["open_items"], "buckets": view.row_buckets(row)}
             for row in totals
         ],
         "unapplied_cash": [
@@ -78,33 +90,30 @@ async def customer_balance(pool: asyncpg.Pool, tenant: str, customer_id: str, as
     }
 
 
-async def aging_report(pool: asyncpg.Pool, tenant: str, as_of: date,
-                       buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS) -> dict[str, Any]:
+async def aging_report(pool: asyncpg.Pool, tenant: str, view: AgingView) -> dict[str, Any]:
     async with pool.acquire() as connection:
         rows = await connection.fetch(
             f"""
             SELECT customer_id, currency, sum(open_amount) AS open_amount, count(*) AS open_items,
-                   {_bucket_columns(buckets)}
-            FROM {SCHEMA}.open_items
-            WHERE tenant = $1 AND open_amount <> 0
+                   {view.bucket_columns()}
+            FROM ({view.items()}) AS items
             GROUP BY GROUPING SETS ((customer_id, currency), (currency))
             ORDER BY currency, customer_id NULLS LAST
-            """, tenant, as_of)
+            """, tenant, view.as_of)
     customers = [row for row in rows if row["customer_id"] is not None]
     totals = [row for row in rows if row["customer_id"] is None]
     return {
         "tenant": tenant,
-        "as_of": as_of.isoformat(),
-        "buckets": [bucket.label for bucket in buckets],
+        **view.describe(),
         "customers": [
             {"customer_id": row["customer_id"], "currency": row["currency"],
              "open_amount": str(row["open_amount"]), "open_items": row["open_items"],
-             "buckets": _row_buckets(row, buckets)}
+             "buckets": view.row_buckets(row)}
             for row in customers
         ],
         "totals": [
             {"currency": row["currency"], "open_amount": str(row["open_amount"]),
-             "open_items": row["open_items"], "buckets": _row_buckets(row, buckets)}
+             "open_items": row["open_items"], "buckets": view.row_buckets(row)}
             for row in totals
         ],
     }
@@ -134,23 +143,26 @@ async def invoice_status(pool: asyncpg.Pool, tenant: str, invoice_number: str) -
     }
 
 
-async def open_items(pool: asyncpg.Pool, tenant: str, customer_id: str, as_of: date,
+async def open_items(pool: asyncpg.Pool, tenant: str, customer_id: str, view: AgingView,
                      limit: int = 200, include_settled: bool = False) -> list[dict[str, Any]]:
-    """The customer's open invoices (or all its invoices), oldest due first."""
+    """The customer's invoices open on the view's date (or all of them), oldest due first."""
+    source = (f"SELECT customer_id, currency, invoice_id, invoice_number, order_id, issue_date, "
+              f"due_date, original_amount, open_amount FROM {SCHEMA}.open_items WHERE tenant = $1"
+              if include_settled else view.items())
     async with pool.acquire() as connection:
         rows = await connection.fetch(
             f"""
             SELECT invoice_id, invoice_number, order_id, currency, issue_date, due_date,
                    original_amount, open_amount, $2::date - due_date AS days_past_due
-            FROM {SCHEMA}.open_items
-            WHERE tenant = $1 AND customer_id = $3 AND ($5 OR open_amount <> 0)
+            FROM ({source}) AS items
+            WHERE customer_id = $3
             ORDER BY due_date, invoice_number LIMIT $4
-            """, tenant, as_of, customer_id, limit, include_settled)
+            """, tenant, view.as_of, customer_id, limit)
     return [
         {"invoice_id": row["invoice_id"], "invoice_number": row["invoice_number"],
-         "order_id": row["order_id"], "currency": row["currency"], "issue_date": row["issue_date"].isoformat(),
-         "due_date": row["due_date"].isoformat(), "original_amount": str(row["original_amount"]),
-         "open_amount": str(row["open_amount"]),
+         "order_id": row["order_id"], "currency": row["currency"],
+         "issue_date": row["issue_date"].isoformat(), "due_date": row["due_date"].isoformat(),
+         "original_amount": str(row["original_amount"]), "open_amount": str(row["open_amount"]),
          "days_past_due": max(row["days_past_due"], 0) if row["open_amount"] > 0 else 0}
         for row in rows
     ]
