@@ -8,6 +8,7 @@ committed after that transaction.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -45,6 +46,11 @@ CREATE TABLE IF NOT EXISTS {schema}.consumer_positions (
 """
 
 
+def changes_channel(schema: str) -> str:
+    """The PostgreSQL NOTIFY channel on which a projection announces what it changed."""
+    return f"{schema}_changes"
+
+
 class ProjectionConsumer(InboundConsumer):
     def __init__(self, broker: KafkaBroker, settings: ServiceSettings, pool: asyncpg.Pool,
                  topic: str, handlers: dict[type[IntegrationEvent], ProjectionHandler]) -> None:
@@ -65,6 +71,11 @@ class ProjectionConsumer(InboundConsumer):
                     envelope.id, envelope.type)
                 if first_time:
                     await handler(connection, envelope, event)
+                    # Delivered on commit, to every replica listening: live views refresh.
+                    await connection.execute(
+                        "SELECT pg_notify($1, $2)", changes_channel(self.schema),
+                        json.dumps({"tenant": envelope.tenant, "subject": envelope.subject,
+                                    "type": envelope.type, "event_id": envelope.id}))
                     outcome = APPLIED
                 else:
                     outcome = DUPLICATE

@@ -6,11 +6,12 @@ from datetime import date
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from libs.runtime.clock import Clock
 
-from . import queries
+from . import analysts, live, queries
 from .buckets import AgingBasis, AgingBuckets
 from .kpi_report import kpi_report
 from .kpis import Period
@@ -18,7 +19,7 @@ from .queries import AgingView
 
 
 def aging_router(pool_holder: dict[str, asyncpg.Pool], clock: Clock,
-                 default_tenant: str) -> APIRouter:
+                 default_tenant: str, database_url: str) -> APIRouter:
     router = APIRouter(tags=["aging"])
 
     def pool() -> asyncpg.Pool:
@@ -70,6 +71,29 @@ def aging_router(pool_holder: dict[str, asyncpg.Pool], clock: Clock,
     ) -> dict:
         period = Period.rolling(period_end or clock.today(), days)
         return await kpi_report(pool(), tenant, currency.upper(), period)
+
+    @router.get("/stream/balances", summary="Server-sent events: a customer's new balance "
+                "each time it changes (all customers when none is given)")
+    async def balance_stream(request: Request, tenant: Tenant,
+                             customer_id: str | None = None) -> StreamingResponse:
+        def today_view() -> AgingView:
+            return AgingView(as_of=clock.today(), today=clock.today())
+
+        return StreamingResponse(
+            live.balance_changes(request, pool(), database_url, tenant, customer_id, today_view),
+            media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @router.get("/exports/{name}.{file_format}", summary="A view as CSV or Parquet",
+                description="Names: " + ", ".join(analysts.EXPORTS))
+    async def export(name: str, file_format: str, tenant: Tenant) -> Response:
+        if name not in analysts.EXPORTS or file_format not in ("csv", "parquet"):
+            raise HTTPException(status_code=404, detail=(
+                f"no export {name}.{file_format}; exports are "
+                f"{', '.join(analysts.EXPORTS)} as .csv or .parquet"))
+        rows = await analysts.export_rows(pool(), name, tenant)
+        if file_format == "csv":
+            return Response(analysts.as_csv(rows), media_type="text/csv")
+        return Response(analysts.as_parquet(rows), media_type="application/vnd.apache.parquet")
 
     @router.get("/invoices/{invoice_number}", summary="One invoice: open or settled")
     async def invoice(invoice_number: str, tenant: Tenant) -> dict:

@@ -8,7 +8,7 @@ from libs.runtime.clock import SystemClock
 from libs.runtime.service import ServiceRuntime
 from libs.runtime.settings import ServiceSettings
 
-from . import projections
+from . import analysts, projections
 from .api import aging_router
 
 
@@ -16,6 +16,8 @@ class AgingSettings(ServiceSettings):
     service_name: str = "aging"
     http_port: int = 8104
     database_pool_size: int = 10
+    # The read-only analysts' login; unset: the views exist but no role is made.
+    analyst_database_password: str | None = None
 
 
 def build():  # noqa: ANN201
@@ -27,6 +29,7 @@ def build():  # noqa: ANN201
         pool = await asyncpg.create_pool(settings.database_url, min_size=2,
                                          max_size=settings.database_pool_size)
         await projections.create_tables(pool)
+        await analysts.create_views(pool, settings.analyst_database_password)
         pool_holder["pool"] = pool
         projections.subscribe(runtime.broker, settings, pool)
 
@@ -35,8 +38,9 @@ def build():  # noqa: ANN201
 
     runtime.on_startup.append(open_pool)
     runtime.on_shutdown.append(close_pool)
-    return runtime, runtime.http_app(aging_router(pool_holder, SystemClock(),
-                                                  settings.default_tenant), title="Aging")
+    router = aging_router(pool_holder, SystemClock(), settings.default_tenant,
+                          settings.database_url)
+    return runtime, runtime.http_app(router, title="Aging")
 
 
 if __name__ == "__main__":

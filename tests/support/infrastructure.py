@@ -22,6 +22,7 @@ from libs.runtime.kafka import create_topics, delete_topics
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "local" / "stack.sh"
 TEST_PARTITIONS = 3
+ANALYST_PASSWORD = "analyst-in-tests"
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,14 @@ class Infrastructure:
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "KAFKA_GROUP_SUFFIX": f"-{self.session}",
             "KAFKA_TOPIC_PARTITIONS": str(TEST_PARTITIONS),
+            "ANALYST_DATABASE_PASSWORD": ANALYST_PASSWORD,
         }
+
+    @property
+    def analyst_database_url(self) -> str:
+        url = urlparse(self.database_url)
+        netloc = f"ar_analyst:{ANALYST_PASSWORD}@{url.hostname}:{url.port}"
+        return urlunparse(url._replace(netloc=netloc))
 
 
 def _servers_from_stack() -> tuple[str, str]:
