@@ -8,7 +8,7 @@ STACK := bash deploy/local/stack.sh
 SERVICES := bash deploy/local/services.sh
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop test test-unit install infra topics schemas clean-local
+.PHONY: run stop test test-unit bench install infra topics schemas clean-local
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -47,6 +47,11 @@ test: install ## every test, on real Kafka and PostgreSQL
 
 test-unit: install ## the fast tests that need no server
 	$(PY) -m pytest -m "not integration" libs services
+
+# Speed and memory figures, each beside a baseline measured in the same run.
+bench: install infra ## benchmarks: prints a table per benchmark
+	eval "$$($(STACK) env)" && for bench in benchmarks/*_bench.py; do \
+	  $(PY) -m benchmarks.$$(basename $$bench .py) || exit 1; done
 
 topics: install
 	eval "$$($(STACK) env)" && $(PY) -m libs.runtime.kafka
