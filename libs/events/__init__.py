@@ -9,7 +9,9 @@ from .catalogue import (
     OrderShipped,
     PaymentApplied,
     PaymentReceived,
+    PaymentReturned,
     PaymentUnapplied,
+    RefundIssued,
 )
 from .codec import InvalidEvent, KafkaRecord, decode, encode
 from .envelope import Envelope
@@ -18,6 +20,6 @@ from .money import Money, UnknownCurrency
 __all__ = [
     "EVENT_TYPES", "CustomerUpserted", "Envelope", "IntegrationEvent", "InvalidEvent",
     "InvoiceIssued", "InvoiceLine", "KafkaRecord", "Money", "OrderLine", "OrderShipped",
-    "PaymentApplied", "PaymentReceived", "PaymentUnapplied", "UnknownCurrency", "decode",
-    "encode", "upcaster",
+    "PaymentApplied", "PaymentReceived", "PaymentReturned", "PaymentUnapplied", "RefundIssued",
+    "UnknownCurrency", "decode", "encode", "upcaster",
 ]

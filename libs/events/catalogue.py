@@ -8,7 +8,7 @@ Importing this module registers every event type.
 from .erp import CustomerUpserted, OrderLine, OrderShipped
 from .invoicing import InvoiceIssued, InvoiceLine
 from .matching import PaymentApplied, PaymentUnapplied
-from .payments import PaymentReceived
+from .payments import PaymentReceived, PaymentReturned, RefundIssued
 
 __all__ = ["CustomerUpserted", "InvoiceIssued", "InvoiceLine", "OrderLine", "OrderShipped",
-           "PaymentApplied", "PaymentReceived", "PaymentUnapplied"]
+           "PaymentApplied", "PaymentReceived", "PaymentReturned", "PaymentUnapplied", "RefundIssued"]

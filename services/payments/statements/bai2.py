@@ -51,6 +51,7 @@ from .model import (
     clean,
     from_minor_units,
     is_currency_code,
+    rejection,
 )
 
 FORMAT = "bai2"
@@ -67,11 +68,7 @@ _RECORD_NAMES = {
 
 
 def _reject(line: int | None, code: str | None, message: str) -> StatementRejected:
-    location = f"line {line}" if line else "end of file"
-    if code:
-        location += f" (record {code} {_RECORD_NAMES.get(code, '')})".rstrip()
-        location = location.replace(" )", ")")
-    return StatementRejected(FORMAT, location, message, line)
+    return rejection(FORMAT, line, f"record {code} {_RECORD_NAMES.get(code, '')}".rstrip() if code else None, message)
 
 
 @dataclass

@@ -55,6 +55,7 @@ from .model import (
     assign_line_ids,
     clean,
     is_currency_code,
+    rejection,
 )
 
 SUPPORTED_VERSIONS = range(2, 9)  # camt.05x.001.02 .. .08
@@ -128,13 +129,9 @@ class _Doc:
         self.fmt = fmt
         self.lines = lines
 
-    def where(self, elem: Element | None, path: str) -> tuple[str, int | None]:
-        line = self.lines.get(elem) if elem is not None else None
-        return (f"line {line} ({path})" if line else f"({path})"), line
-
     def reject(self, elem: Element | None, path: str, message: str) -> StatementRejected:
-        location, line = self.where(elem, path)
-        return StatementRejected(self.fmt, location, message, line)
+        line = self.lines.get(elem) if elem is not None else None
+        return rejection(self.fmt, line, path, message, without_line=None)
 
     def position(self, elem: Element, path: str) -> str:
         line = self.lines.get(elem)
@@ -212,16 +209,15 @@ def _parse_xml(data: bytes, fmt_hint: str) -> tuple[Element, dict[Element, int]]
         position = getattr(exc, "position", None)
         line = position[0] if position else None
         detail = str(exc).split(":", 1)[0] if position else str(exc)
-        raise StatementRejected(
-            fmt_hint, f"line {line}" if line else "XML", f"the file is not well-formed XML ({detail})", line
-        ) from None
+        raise rejection(fmt_hint, line, None, f"the file is not well-formed XML ({detail})", without_line="XML") from None
     except (ValueError, LookupError) as exc:  # defusedxml refusals, unknown encodings
         line = getattr(parser.parser, "CurrentLineNumber", None)
-        raise StatementRejected(
+        raise rejection(
             fmt_hint,
-            f"line {line}" if line else "XML",
-            f"the XML is refused ({type(exc).__name__}: {exc}); DTDs, entities and external references are not allowed",
             line,
+            None,
+            f"the XML is refused ({type(exc).__name__}: {exc}); DTDs, entities and external references are not allowed",
+            without_line="XML",
         ) from None
     return root, builder.lines
 

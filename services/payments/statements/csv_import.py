@@ -43,7 +43,7 @@ import csv
 import hashlib
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -56,6 +56,7 @@ from .model import (
     assign_line_ids,
     clean,
     is_currency_code,
+    rejection,
 )
 
 FORMAT = "csv"
@@ -141,33 +142,13 @@ OCA_SAMPLE_STATEMENT_EN = CsvMapping(
 )
 
 #: OCA ``balance.csv``: signed amounts plus a running balance.
-OCA_BALANCE = CsvMapping(
-    date_column="Date",
-    date_format="%m/%d/%Y",
-    amount_column="Amount",
-    currency="USD",
-    thousands_separator=",",
-    description_column="Label",
-    counterparty_name_column="Partner Name",
-    counterparty_account_column="Bank Account",
-    balance_column="Balance",
-)
+OCA_BALANCE = replace(OCA_SAMPLE_STATEMENT_EN, balance_column="Balance")
 
 #: OCA ``debit_credit_amount.csv``: separate Debit/Credit columns.  Its running
 #: balance only adds up when the Debit column raises the balance (OCA reads it
 #: that way), so the preset negates amounts.
-OCA_DEBIT_CREDIT_AMOUNT = CsvMapping(
-    date_column="Date",
-    date_format="%m/%d/%Y",
-    debit_column="Debit",
-    credit_column="Credit",
-    negate_amounts=True,
-    currency="USD",
-    thousands_separator=",",
-    description_column="Label",
-    counterparty_name_column="Partner Name",
-    counterparty_account_column="Bank Account",
-    balance_column="Balance",
+OCA_DEBIT_CREDIT_AMOUNT = replace(
+    OCA_BALANCE, amount_column=None, debit_column="Debit", credit_column="Credit", negate_amounts=True
 )
 
 #: OCA ``meta_data_separated_credit_debit.csv``: four metadata rows, a footer
@@ -199,10 +180,7 @@ PRESETS: dict[str, CsvMapping] = {
 
 
 def _reject(line: int | None, column: str | None, message: str) -> StatementRejected:
-    location = f"line {line}" if line else "file"
-    if column:
-        location += f" (column {column!r})"
-    return StatementRejected(FORMAT, location, message, line)
+    return rejection(FORMAT, line, f"column {column!r}" if column else None, message, without_line="file")
 
 
 class _Numbers:

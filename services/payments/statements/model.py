@@ -98,6 +98,16 @@ class StatementRejected(Exception):
         super().__init__(f"{format} {location}: {message}")
 
 
+def rejection(
+    format: str, line: int | None, detail: str | None, message: str, *, without_line: str | None = "end of file"
+) -> StatementRejected:
+    """A rejection located as ``line 12 (detail)``; ``without_line`` names the place when
+    the line is not known (``None``: the detail alone)."""
+    place = f"line {line}" if line else without_line
+    location = " ".join(part for part in (place, f"({detail})" if detail else None) if part)
+    return StatementRejected(format, location, message, line)
+
+
 @dataclass(frozen=True)
 class StatementLine:
     """One booking on a bank statement."""
@@ -270,4 +280,5 @@ __all__ = [
     "from_minor_units",
     "is_currency_code",
     "minor_units",
+    "rejection",
 ]

@@ -62,6 +62,7 @@ from .model import (
     clean,
     is_currency_code,
     minor_units,
+    rejection,
     unique_ids,
 )
 
@@ -113,10 +114,7 @@ class _RawStatement:
 
 
 def _reject(line: int | None, tag: str | None, message: str) -> StatementRejected:
-    location = f"line {line}" if line else "end of file"
-    if tag:
-        location += f" (:{tag}:)"
-    return StatementRejected(FORMAT, location, message, line)
+    return rejection(FORMAT, line, f":{tag}:" if tag else None, message)
 
 
 def _split_statements(text: str) -> list[_RawStatement]:

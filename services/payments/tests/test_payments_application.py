@@ -20,6 +20,8 @@ from services.payments.application import (
 )
 from services.payments.domain import Payment
 
+from .published import published
+
 ACME = Causation(tenant="acme", causation_id="evt-1")
 GLOBEX = Causation(tenant="globex", causation_id="evt-2")
 
@@ -43,26 +45,26 @@ def stored(app: PaymentsApplication) -> list[object]:
             for notification in app.recorder.select_notifications(None, 1000)]
 
 
-def published(app: PaymentsApplication) -> list[PaymentReceived]:
-    return [integration for event in stored(app) for integration in to_integration_events(event)]
+def received(app: PaymentsApplication) -> list[Payment.Received]:
+    """The payments stored; their references are stored beside them, for returns to find."""
+    return [event for event in stored(app) if isinstance(event, Payment.Received)]
 
 
 def test_a_bank_statement_line_is_recorded_as_a_received_payment(payments: PaymentsApplication) -> None:
     payment, created = payments.record_payment(bank_line(), ACME)
 
     assert created is True
-    [received] = stored(payments)
-    assert isinstance(received, Payment.Received)
-    assert received.originator_id == payment.id == Payment.create_id("acme", "NL-STMT-2024-03-20-0001")
-    assert (received.amount, received.currency, received.value_date) == (
+    [event] = received(payments)
+    assert event.originator_id == payment.id == Payment.create_id("acme", "NL-STMT-2024-03-20-0001")
+    assert (event.amount, event.currency, event.value_date) == (
         Decimal("121.00"), "EUR", date(2024, 3, 20))
-    assert received.causation == ACME.as_dict()
+    assert event.causation == ACME.as_dict()
 
 
 def test_the_received_payment_is_published_with_its_bank_reference(payments: PaymentsApplication) -> None:
     payment, _ = payments.record_payment(bank_line(), ACME)
 
-    [event] = published(payments)
+    [event] = published(payments, PaymentReceived)
 
     assert event == PaymentReceived(
         payment_id=str(payment.id), customer_id="C-1", amount=Money.of("121.00", "EUR"),
@@ -79,7 +81,7 @@ def test_the_same_bank_reference_reported_twice_is_one_payment(payments: Payment
 
     assert created is False
     assert again.id == first.id
-    assert len(stored(payments)) == 1
+    assert len(received(payments)) == 1
 
 
 def test_a_reported_amount_written_with_fewer_decimals_is_still_the_same_payment(
@@ -90,7 +92,7 @@ def test_a_reported_amount_written_with_fewer_decimals_is_still_the_same_payment
     _, created = payments.record_payment(bank_line(amount="121", currency="eur"), ACME)
 
     assert created is False
-    assert len(stored(payments)) == 1
+    assert len(received(payments)) == 1
 
 
 @pytest.mark.parametrize(
@@ -110,7 +112,7 @@ def test_a_reference_reused_for_different_money_is_refused_naming_the_reference(
         payments.record_payment(changed, ACME)
 
     assert "'NL-STMT-2024-03-20-0001' was already recorded for 121.00 EUR on 2024-03-20" in str(refused.value), story
-    assert len(stored(payments)) == 1
+    assert len(received(payments)) == 1
 
 
 def test_the_same_reference_in_two_tenants_is_two_payments(payments: PaymentsApplication) -> None:
@@ -118,7 +120,7 @@ def test_the_same_reference_in_two_tenants_is_two_payments(payments: PaymentsApp
     _, in_globex = payments.record_payment(bank_line(amount="99.00"), GLOBEX)
 
     assert (in_acme, in_globex) == (True, True)
-    assert sorted(event.amount for event in stored(payments)) == [Decimal("99.00"), Decimal("121.00")]
+    assert sorted(event.amount for event in received(payments)) == [Decimal("99.00"), Decimal("121.00")]
 
 
 @pytest.mark.parametrize(
@@ -139,3 +141,18 @@ def test_a_payment_command_with_bad_input_is_refused_with_a_clear_message(
 
     with pytest.raises(ValidationError, match=message):
         RecordPayment(**command)
+
+
+def test_a_payment_stored_before_statement_import_still_loads_and_publishes(
+    payments: PaymentsApplication,
+) -> None:
+    payments.record_payment(bank_line(), ACME)
+    [event] = received(payments)
+    for field in ("end_to_end_id", "creditor_references", "statement_id", "line_id"):
+        del event.__dict__[field]  # as the events stored before these fields existed
+
+    [published_event] = to_integration_events(event)
+    payment = event.mutate(None)
+
+    assert (published_event.end_to_end_id, published_event.creditor_references) == (None, ())
+    assert (payment.end_to_end_id, payment.refundable) == (None, Decimal("121.00"))

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from services.payments.statements import Statement, StatementRejected, parse_statement
 from services.payments.statements.model import from_minor_units
 
-
-def _statements_dir() -> Path:
-    # <repo>/services/payments/tests/this_file -> <repo>/../shared/data
-    base = os.environ.get("AR_SHARED_DATA") or Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    path = Path(base) / "statements"
-    assert path.is_dir(), f"sample statements not found at {path}; set AR_SHARED_DATA to the shared/data folder"
-    return path
+from .statement_samples import SAMPLES, assert_parsed_or_rejected, fuzzing, mutated
 
 
-SAMPLES = _statements_dir()
 
 
 def read(name: str) -> bytes:
@@ -443,33 +433,8 @@ CAMT_TOKENS = [b"<", b">", b"</Amt>", b"<Amt>", b"abc", b"-1", b"NaN", b"2014-02
                b"<TxDtls>", b"</TxDtls>", b"Ccy=\"X\"", b"&amp;", b"<!DOCTYPE x>", b"9" * 25, b"\x00", b"\xff"]
 
 
-@st.composite
-def mutated(draw, samples: dict[str, bytes], tokens: list[bytes]) -> bytes:
-    data = bytearray(samples[draw(st.sampled_from(sorted(samples)))])
-    for _ in range(draw(st.integers(1, 4))):
-        if not data:
-            break
-        i = draw(st.integers(0, len(data) - 1))
-        op = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "token"]))
-        if op == "flip":
-            data[i] = draw(st.integers(0, 255))
-        elif op == "truncate":
-            del data[i:]
-        elif op == "insert":
-            data[i:i] = draw(st.binary(min_size=1, max_size=8))
-        elif op == "delete":
-            del data[i : i + draw(st.integers(1, 40))]
-        else:
-            data[i:i] = draw(st.sampled_from(tokens))
-    return bytes(data)
-
-
-@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=mutated(CAMT_SAMPLES, CAMT_TOKENS))
-def test_mutated_camt_files_are_parsed_or_rejected(data):
-    try:
-        statements = parse_statement(data)
-    except StatementRejected as exc:
-        assert exc.location and exc.message
-    else:
-        assert all(isinstance(s, Statement) for s in statements)
+@fuzzing
+@given(sample=mutated(CAMT_SAMPLES, CAMT_TOKENS))
+def test_mutated_camt_files_are_parsed_or_rejected(sample):
+    _, data = sample
+    assert_parsed_or_rejected(lambda: parse_statement(data))

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from services.payments.statements import PRESETS, CsvMapping, Statement, StatementRejected, parse_statement
 from services.payments.statements.csv_import import OCA_BALANCE, OCA_DEBIT_CREDIT_AMOUNT, OCA_SAMPLE_STATEMENT_EN
 
-
-def _statements_dir() -> Path:
-    # <repo>/services/payments/tests/this_file -> <repo>/../shared/data
-    base = os.environ.get("AR_SHARED_DATA") or Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    path = Path(base) / "statements"
-    assert path.is_dir(), f"sample statements not found at {path}; set AR_SHARED_DATA to the shared/data folder"
-    return path
+from .statement_samples import SAMPLES, assert_parsed_or_rejected, fuzzing, mutated
 
 
-SAMPLES = _statements_dir()
 
 
 def read(preset: str) -> bytes:
@@ -243,35 +233,8 @@ CSV_SAMPLES = {name: read(name) for name in PRESETS}
 CSV_TOKENS = [b",", b'"', b"\n", b"\r", b"-", b".", b"1,0", b"abc", b"13/45/2018", b"+", b"\x00", b"\xff", b";", b"9" * 40]
 
 
-@st.composite
-def mutated(draw) -> tuple[bytes, str]:
-    name = draw(st.sampled_from(sorted(CSV_SAMPLES)))
-    data = bytearray(CSV_SAMPLES[name])
-    for _ in range(draw(st.integers(1, 4))):
-        if not data:
-            break
-        i = draw(st.integers(0, len(data) - 1))
-        op = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "token"]))
-        if op == "flip":
-            data[i] = draw(st.integers(0, 255))
-        elif op == "truncate":
-            del data[i:]
-        elif op == "insert":
-            data[i:i] = draw(st.binary(min_size=1, max_size=8))
-        elif op == "delete":
-            del data[i : i + draw(st.integers(1, 40))]
-        else:
-            data[i:i] = draw(st.sampled_from(CSV_TOKENS))
-    return bytes(data), name
-
-
-@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sample=mutated())
+@fuzzing
+@given(sample=mutated(CSV_SAMPLES, CSV_TOKENS))
 def test_mutated_csv_files_are_parsed_or_rejected(sample):
-    data, preset = sample
-    try:
-        statements = parse_statement(data, csv_mapping=PRESETS[preset])
-    except StatementRejected as exc:
-        assert exc.location and exc.message
-    else:
-        assert all(isinstance(s, Statement) for s in statements)
+    preset, data = sample
+    assert_parsed_or_rejected(lambda: parse_statement(data, csv_mapping=PRESETS[preset]))

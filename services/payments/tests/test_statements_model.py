@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,15 +18,9 @@ from services.payments.statements import (
 )
 from services.payments.statements.model import assign_line_ids, from_minor_units, minor_units
 
-
-def _statements_dir() -> Path:
-    base = os.environ.get("AR_SHARED_DATA") or Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    path = Path(base) / "statements"
-    assert path.is_dir(), f"sample statements not found at {path}; set AR_SHARED_DATA to the shared/data folder"
-    return path
+from .statement_samples import SAMPLES
 
 
-SAMPLES = _statements_dir()
 
 
 def line(**kw) -> StatementLine:
