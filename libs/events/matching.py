@@ -1,4 +1,9 @@
-"""Events matching publishes: how cash was applied (topic ar.matching)."""
+"""Events matching publishes: how cash was applied (topic ar.matching).
+
+Every decision says which rule made it, how sure it was (`score`, 0 to 1) and why, in a
+collector's words (`explanation`); a person's decision says who (`actor`) and why
+(`reason`). Amounts are positive; what an event does to a balance is in its name.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,18 @@ from pydantic import Field, model_validator
 
 from .base import IntegrationEvent
 from .fields import AccountId, check_positive
-from .money import Money
+from .money import Amount, Money
 from .topics import AR_MATCHING
+
+Score = Field(default=None, ge=0, le=1, description="how sure the rule was, 0 to 1")
+ReasonCode = Field(min_length=1, description="e.g. bank-charges, damaged-goods, "
+                                             "early-payment-discount, small-difference")
+
+
+__all__ = [
+    "ApplicationReversed", "CreditApplied", "DeductionRaised", "DifferenceWrittenOff",
+    "PaymentApplied", "PaymentUnapplied", "UnappliedCashChanged",
+]
 
 
 class PaymentApplied(IntegrationEvent, event_type="PaymentApplied", topic=AR_MATCHING):
@@ -26,6 +41,11 @@ class PaymentApplied(IntegrationEvent, event_type="PaymentApplied", topic=AR_MAT
     applied_on: date = Field(description="the payment's value date")
     rule: str = Field(description="the matching rule that decided")
     explanation: str = Field(description="why, in a collector's words")
+    score: Amount | None = Score
+    evidence: tuple[str, ...] = Field(default=(), description="the facts the rule relied on")
+    actor: str | None = Field(default=None, description="the person who matched it by hand; "
+                                                        "null for an automatic match")
+    reason: str | None = Field(default=None, description="why the person matched it")
 
     @model_validator(mode="after")
     def _positive(self) -> PaymentApplied:
@@ -46,3 +66,122 @@ class PaymentUnapplied(IntegrationEvent, event_type="PaymentUnapplied", topic=AR
     @property
     def partition_key(self) -> str:
         return self.customer_id or f"unidentified:{self.payment_id}"
+
+
+class UnappliedCashChanged(IntegrationEvent, event_type="UnappliedCashChanged",
+                           topic=AR_MATCHING):
+    """What of a payment sits unapplied on the account changed after its first decision:
+    the invoice it named arrived, a person matched or unmatched it, or it was returned.
+    `unapplied` is the new amount (zero: nothing left)."""
+
+    version: Literal[1] = 1
+    payment_id: str
+    customer_id: str | None = None
+    unapplied: Money
+    value_date: date
+    reason: str
+
+    @model_validator(mode="after")
+    def _not_negative(self) -> UnappliedCashChanged:
+        if self.unapplied.amount < 0:
+            raise ValueError(f"unapplied cash cannot be negative, got {self.unapplied}")
+        return self
+
+    @property
+    def partition_key(self) -> str:
+        return self.customer_id or f"unidentified:{self.payment_id}"
+
+
+class ApplicationReversed(IntegrationEvent, event_type="ApplicationReversed",
+                          topic=AR_MATCHING):
+    """An earlier application (or the write-off, deduction or credit use that came with it)
+    is undone: what it settled is open again. A person unmatched it, or the payment came
+    back from the bank."""
+
+    version: Literal[1] = 1
+    application_id: str = Field(description="the id of the PaymentApplied, DifferenceWrittenOff, "
+                                            "DeductionRaised or CreditApplied undone")
+    reverses: Literal["payment-application", "write-off", "deduction", "credit-use"]
+    payment_id: str
+    invoice_id: str
+    invoice_number: str
+    customer_id: str = AccountId
+    amount: Money
+    reversed_on: date
+    reason: str = Field(min_length=1)
+    actor: str = Field(min_length=1, description="who: a person's id, or 'matching' when a "
+                                                 "returned payment undid it")
+    credit_note_id: str | None = Field(default=None, description="for a credit use: the credit "
+                                                                 "note whose credit is back")
+
+    @model_validator(mode="after")
+    def _positive(self) -> ApplicationReversed:
+        check_positive(self.amount, "a reversed amount")
+        return self
+
+
+class DifferenceWrittenOff(IntegrationEvent, event_type="DifferenceWrittenOff",
+                           topic=AR_MATCHING):
+    """A payment settled an invoice but for a small difference, within the write-off
+    tolerance: the difference is written off and the invoice is settled."""
+
+    version: Literal[1] = 1
+    write_off_id: str
+    payment_id: str
+    invoice_id: str
+    invoice_number: str
+    customer_id: str = AccountId
+    amount: Money
+    written_off_on: date
+    reason_code: str = ReasonCode
+    reason: str = Field(min_length=1)
+    explanation: str
+
+    @model_validator(mode="after")
+    def _positive(self) -> DifferenceWrittenOff:
+        check_positive(self.amount, "a written-off difference")
+        return self
+
+
+class DeductionRaised(IntegrationEvent, event_type="DeductionRaised", topic=AR_MATCHING):
+    """A payment fell short of an invoice by more than the tolerance: the difference stays
+    open as a deduction with a reason, for a collector to accept or claim back."""
+
+    version: Literal[1] = 1
+    deduction_id: str
+    payment_id: str
+    invoice_id: str
+    invoice_number: str
+    customer_id: str = AccountId
+    amount: Money
+    raised_on: date
+    reason_code: str = ReasonCode
+    reason: str = Field(min_length=1)
+    explanation: str
+
+    @model_validator(mode="after")
+    def _positive(self) -> DeductionRaised:
+        check_positive(self.amount, "a deduction")
+        return self
+
+
+class CreditApplied(IntegrationEvent, event_type="CreditApplied", topic=AR_MATCHING):
+    """An open credit (a credit note on account) settles part of an invoice, because the
+    payer deducted it from a payment."""
+
+    version: Literal[1] = 1
+    credit_use_id: str
+    payment_id: str
+    credit_note_id: str
+    credit_note_number: str
+    invoice_id: str
+    invoice_number: str
+    customer_id: str = AccountId
+    amount: Money
+    applied_on: date
+    rule: str
+
+    @model_validator(mode="after")
+    def _positive(self) -> CreditApplied:
+        check_positive(self.amount, "an applied credit")
+        return self

@@ -22,6 +22,11 @@ def payer_key(customer_id: str | None, payer_account: str | None, payment_id: st
     return customer_id or f"unidentified:{payer_account or payment_id}"
 
 
+__all__ = [
+    "PaymentReceived", "PaymentReturned", "RefundIssued",
+]
+
+
 class PaymentReceived(IntegrationEvent, event_type="PaymentReceived", topic=AR_PAYMENTS):
     """Cash arrived on the company's bank account."""
 

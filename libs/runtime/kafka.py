@@ -38,9 +38,10 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
 
 
 async def create_topics(bootstrap_servers: str, partitions: int,
-                        topics: tuple[str, ...] = ALL_TOPICS) -> list[str]:
+                        topics: tuple[str, ...] = ALL_TOPICS, prefix: str | None = None) -> list[str]:
     """Create the missing topics; auto-creation is off on the broker."""
-    topics = tuple(physical_topic(topic) for topic in topics)
+    topics = tuple((physical_topic(topic) if prefix is None else prefix + topic)
+                   for topic in topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
@@ -59,8 +60,10 @@ async def create_topics(bootstrap_servers: str, partitions: int,
         await admin.close()
 
 
-async def delete_topics(bootstrap_servers: str, topics: tuple[str, ...] = ALL_TOPICS) -> None:
-    topics = tuple(physical_topic(topic) for topic in topics)
+async def delete_topics(bootstrap_servers: str, topics: tuple[str, ...] = ALL_TOPICS,
+                        prefix: str | None = None) -> None:
+    topics = tuple((physical_topic(topic) if prefix is None else prefix + topic)
+                   for topic in topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:

@@ -12,7 +12,23 @@ from typing import Any, Literal
 import pytest
 
 from libs.events import (
+    ApplicationReversed,
+    CreditApplied,
+    DeductionRaised,
+    DifferenceWrittenOff,
+    UnappliedCashChanged,
     EVENT_TYPES,
+    AppliedExchangeRate,
+    CreditNoteIssued,
+    DebitNoteIssued,
+    ErpInvoiceIssued,
+    ExchangeRatePublished,
+    FeeAssessed,
+    InvoiceAdjusted,
+    InvoiceCancelled,
+    InvoiceWrittenOff,
+    OrderCancelled,
+    OrderPlaced,
     CustomerUpserted,
     IntegrationEvent,
     InvalidEvent,
@@ -32,6 +48,29 @@ from libs.events import (
     upcaster,
 )
 from libs.events.base import UPCASTERS
+from libs.events.credit import (
+    CreditHoldPlaced,
+    CreditHoldReleased,
+    CreditLimitSet,
+    HeldBy,
+    OrderCreditApproved,
+    OrderCreditHeld,
+    RiskReason,
+    RiskScoreChanged,
+    TemporaryCreditLimitGranted,
+)
+from libs.events.dunning import (
+    CaseEscalated,
+    DisputeOpened,
+    DisputeResolved,
+    DunnedInvoice,
+    DunningLevelRaised,
+    Instalment,
+    LateFeeAssessed,
+    PromiseToPayBroken,
+    PromiseToPayRecorded,
+    ReminderSent,
+)
 
 RECORDED_AT = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -63,6 +102,66 @@ SAMPLES: dict[str, IntegrationEvent] = {
                            unit_price="50.00", tax_rate="0.21", net_amount="100.00",
                            tax_amount="21.00"),),
     ),
+    "OrderPlaced": OrderPlaced(
+        order_id="O-1", customer_id="C-1", ordered_on=date(2024, 2, 20), currency="EUR",
+        po_number="PO-77", payment_terms="2/10 net 30",
+        lines=(OrderLine(line_no=1, sku="WIDGET", quantity="10", unit_price="50.00",
+                         discount_percent="5", tax_rate="0.21"),),
+    ),
+    "OrderCancelled": OrderCancelled(
+        order_id="O-1", customer_id="C-1", cancelled_on=date(2024, 3, 5),
+        reason="customer withdrew the rest of the order",
+    ),
+    "ErpInvoiceIssued": ErpInvoiceIssued(
+        invoice_number="90001234", customer_id="C-1", order_id="O-9", po_number="PO-9",
+        issue_date=date(2024, 3, 1), due_date=date(2024, 3, 31), payment_terms="2/10 net 30",
+        currency="EUR",
+        lines=(OrderLine(line_no=1, sku="WIDGET", quantity="2", unit_price="50.00",
+                         tax_rate="0.21"),),
+        net_amount=eur("100.00"), tax_amount=eur("21.00"), total=eur("121.00"),
+        discount_date=date(2024, 3, 11), discount_amount=eur("2.42"),
+    ),
+    "ExchangeRatePublished": ExchangeRatePublished(
+        rate_date=date(2024, 3, 1), from_currency="EUR", to_currency="USD", rate="1.0850",
+        source="ECB reference rate",
+    ),
+    "InvoiceAdjusted": InvoiceAdjusted(
+        adjustment_id="adj-1", invoice_id="inv-1", invoice_number="INV-000001",
+        customer_id="C-1", adjusted_on=date(2024, 3, 4), net_amount=eur("-10.00"),
+        tax_amount=eur("-2.10"), amount=eur("-12.10"), new_total=eur("108.90"),
+        reason="agreed price was 45.00 per widget", actor="collector:anna",
+    ),
+    "InvoiceCancelled": InvoiceCancelled(
+        invoice_id="inv-1", invoice_number="INV-000001", customer_id="C-1",
+        cancelled_on=date(2024, 3, 4), amount=eur("121.00"),
+        reason="invoiced to the wrong customer", actor="clerk:bob",
+    ),
+    "CreditNoteIssued": CreditNoteIssued(
+        credit_note_id="cn-1", credit_note_number="CN-000001", customer_id="C-1",
+        scope="partial", invoice_id="inv-1", invoice_number="INV-000001",
+        issue_date=date(2024, 3, 6), net_amount=eur("50.00"), tax_amount=eur("10.50"),
+        total=eur("60.50"),
+        lines=(InvoiceLine(line_no=1, sku="WIDGET", description="Widget", quantity="1",
+                           unit_price="50.00", tax_rate="0.21", net_amount="50.00",
+                           tax_amount="10.50"),),
+        reason="one widget returned damaged", actor="clerk:bob",
+    ),
+    "InvoiceWrittenOff": InvoiceWrittenOff(
+        write_off_id="wo-1", invoice_id="inv-1", invoice_number="INV-000001",
+        customer_id="C-1", written_off_on=date(2024, 9, 30), amount=eur("0.50"),
+        reason="short payment below the tolerance", actor="controller:carla",
+    ),
+    "FeeAssessed": FeeAssessed(
+        fee_id="fee-1", customer_id="C-1", kind="late_fee", invoice_id="inv-1",
+        invoice_number="INV-000001", amount=eur("40.00"), assessed_on=date(2024, 4, 15),
+        reason="EU late payment directive flat fee", actor="dunning",
+    ),
+    "DebitNoteIssued": DebitNoteIssued(
+        debit_note_id="dn-1", debit_note_number="DN-000001", customer_id="C-1", fee_id="fee-1",
+        kind="late_fee", invoice_id="inv-1", invoice_number="INV-000001",
+        issue_date=date(2024, 4, 15), due_date=date(2024, 4, 15), total=eur("40.00"),
+        reason="EU late payment directive flat fee", actor="dunning",
+    ),
     "PaymentReceived": PaymentReceived(
         payment_id="pay-1", customer_id="C-1", amount=eur("121.00"), value_date=date(2024, 3, 20),
         booking_date=date(2024, 3, 20), payer_name="Acme Retail BV",
@@ -91,7 +190,123 @@ SAMPLES: dict[str, IntegrationEvent] = {
         payment_id="pay-2", customer_id="C-1", amount=eur("5.00"), value_date=date(2024, 3, 20),
         reason="the remittance names no open invoice",
     ),
+    "UnappliedCashChanged": UnappliedCashChanged(
+        payment_id="pay-2", customer_id="C-1", unapplied=eur("0.00"),
+        value_date=date(2024, 3, 22), reason="5.00 EUR applied to INV-000002",
+    ),
+    "ApplicationReversed": ApplicationReversed(
+        application_id="app-1", reverses="payment-application", payment_id="pay-1",
+        invoice_id="inv-1", invoice_number="INV-000001", customer_id="C-1",
+        amount=eur("121.00"), reversed_on=date(2024, 3, 21), reason="paid for another customer",
+        actor="collector-anna",
+    ),
+    "DifferenceWrittenOff": DifferenceWrittenOff(
+        write_off_id="wo-1", payment_id="pay-3", invoice_id="inv-1", invoice_number="INV-000001",
+        customer_id="C-1", amount=eur("2.50"), written_off_on=date(2024, 3, 20),
+        reason_code="bank-charges", reason="within tolerance; bank charges",
+        explanation="pay-3 paid INV-000001 2.50 EUR short: bank charges. Written off.",
+    ),
+    "DeductionRaised": DeductionRaised(
+        deduction_id="ded-1", payment_id="pay-4", invoice_id="inv-1",
+        invoice_number="INV-000001", customer_id="C-1", amount=eur("20.00"),
+        raised_on=date(2024, 3, 20), reason_code="damaged-goods",
+        reason="the payer wrote 'damaged'", explanation="Raised as a deduction for a collector.",
+    ),
+    "CreditApplied": CreditApplied(
+        credit_use_id="cu-1", payment_id="pay-5", credit_note_id="cn-1",
+        credit_note_number="CN-000001", invoice_id="inv-1", invoice_number="INV-000001",
+        customer_id="C-1", amount=eur("21.00"), applied_on=date(2024, 3, 20),
+        rule="customer-combination",
+    ),
+    # dunning
+    "ReminderSent": ReminderSent(
+        letter_id="letter-1", customer_id="C-1", level=2, level_name="first_letter",
+        channel="email", language="nl", sent_on=date(2024, 4, 7), pay_by=date(2024, 4, 14),
+        invoices=(DunnedInvoice(invoice_id="inv-1", invoice_number="INV-000001",
+                                due_date=date(2024, 3, 31), open_amount=eur("121.00")),),
+        fees=(eur("40.14"),),
+    ),
+    "DunningLevelRaised": DunningLevelRaised(
+        invoice_id="inv-1", invoice_number="INV-000001", customer_id="C-1", from_level=1,
+        to_level=2, level_name="first_letter", raised_on=date(2024, 4, 7), letter_id="letter-1",
+    ),
+    "LateFeeAssessed": LateFeeAssessed(
+        fee_id="fee-2", invoice_id="inv-1", invoice_number="INV-000001", customer_id="C-1",
+        kind="statutory_interest", amount=eur("0.29"), assessed_on=date(2024, 4, 7),
+        interest_from=date(2024, 4, 1), interest_to=date(2024, 4, 7), annual_rate="12.50",
+        letter_id="letter-1",
+        explanation="7 days on 121.00 EUR at 12.50% (ECB reference rate 4.50% + 8 points)",
+    ),
+    "DisputeOpened": DisputeOpened(
+        dispute_id="DSP-0001", customer_id="C-1",
+        invoices=(DunnedInvoice(invoice_id="inv-1", invoice_number="INV-000001",
+                                due_date=date(2024, 3, 31), open_amount=eur("121.00")),),
+        reason="damaged", owner="collector:anna", notes="two widgets dented",
+        opened_on=date(2024, 4, 2),
+    ),
+    "DisputeResolved": DisputeResolved(
+        dispute_id="DSP-0001", customer_id="C-1", invoice_ids=("inv-1",),
+        resolution="credit_note_requested", credit_note_amount=eur("60.50"),
+        notes="one widget credited", resolved_on=date(2024, 4, 9),
+    ),
+    "PromiseToPayRecorded": PromiseToPayRecorded(
+        promise_id="PTP-0001", customer_id="C-1", invoice_ids=("inv-1",),
+        instalments=(Instalment(due_on=date(2024, 4, 15), amount=eur("60.50")),
+                     Instalment(due_on=date(2024, 5, 15), amount=eur("60.50"))),
+        recorded_on=date(2024, 4, 8), recorded_by="collector:anna",
+    ),
+    "PromiseToPayBroken": PromiseToPayBroken(
+        promise_id="PTP-0001", customer_id="C-1", invoice_ids=("inv-1",),
+        instalment_due_on=date(2024, 4, 15), promised=eur("60.50"), received=eur("0.00"),
+        broken_on=date(2024, 4, 17),
+    ),
+    "CaseEscalated": CaseEscalated(
+        escalation_id="esc-1", customer_id="C-1",
+        invoices=(DunnedInvoice(invoice_id="inv-1", invoice_number="INV-000001",
+                                due_date=date(2024, 3, 31), open_amount=eur("121.00")),),
+        partner_kind="collection_agency", partner_name="Incasso Partners BV",
+        escalated_on=date(2024, 5, 19), total_open=(eur("121.00"),),
+    ),
 }
+SAMPLES.update({  # credit
+    "CreditLimitSet": CreditLimitSet(
+        customer_id="C-1", change_id="chg-1", limit=eur("50000.00"), previous_limit=None,
+        requested_by="sales:bob", approved_by="credit:carla", reason="annual review",
+        effective_on=date(2024, 3, 1),
+    ),
+    "TemporaryCreditLimitGranted": TemporaryCreditLimitGranted(
+        credit_group_id="G-1", change_id="chg-2", limit=eur("80000.00"),
+        valid_from=date(2024, 3, 1), expires_on=date(2024, 3, 31), requested_by="sales:bob",
+        approved_by="credit:carla", reason="seasonal peak",
+    ),
+    "RiskScoreChanged": RiskScoreChanged(
+        customer_id="C-1", score="42", risk_class="C", previous_score="20",
+        previous_class="B", internal_score="45", external_score="35",
+        reasons=(RiskReason(factor="days_beyond_terms", points="30",
+                            explanation="pays 40 days beyond terms on average"),),
+        scored_on=date(2024, 3, 1),
+    ),
+    "CreditHoldPlaced": CreditHoldPlaced(
+        hold_id="hold-1", customer_id="C-1", rule="overdue",
+        explanation="INV-000001 is 61 days overdue", placed_on=date(2024, 3, 1),
+    ),
+    "CreditHoldReleased": CreditHoldReleased(
+        hold_id="hold-1", customer_id="C-1", rule="overdue", automatic=False,
+        released_by="credit:carla", reason="paid by wire today", released_on=date(2024, 3, 2),
+    ),
+    "OrderCreditApproved": OrderCreditApproved(
+        order_id="O-1", customer_id="C-1", order_amount=eur("1000.00"),
+        exposure=eur("41000.00"), limit=eur("50000.00"), percent_used="82.00",
+        decided_on=date(2024, 3, 1),
+    ),
+    "OrderCreditHeld": OrderCreditHeld(
+        order_id="O-2", customer_id="C-1", credit_group_id="G-1", order_amount=eur("20000.00"),
+        exposure=eur("61000.00"), limit=eur("50000.00"), percent_used="122.00",
+        decided_on=date(2024, 3, 1),
+        held_by=(HeldBy(rule="over_limit", explanation="exposure 61000.00 EUR over limit "
+                                                       "50000.00 EUR"),),
+    ),
+})
 
 
 def record_of(event: IntegrationEvent, **overrides: Any) -> KafkaRecord:
@@ -363,3 +578,66 @@ def test_registering_the_same_event_type_twice_is_refused() -> None:
         class AnotherOrderShipped(IntegrationEvent, event_type="OrderShipped", topic="erp.orders"):
             version: Literal[1] = 1
     assert EVENT_TYPES["OrderShipped"] is OrderShipped
+
+
+# --- invoices in a foreign currency, with a discount, or without a rate ---------------
+
+INVOICE_VARIANTS = [
+    InvoiceIssued(
+        invoice_id="inv-2", invoice_number="INV-000002", customer_id="C-1", order_id="O-2",
+        shipment_id="S-1", po_number="PO-78", customer_language="nl",
+        issue_date=date(2024, 3, 1), due_date=date(2024, 3, 31), payment_terms="2/10 net 30",
+        payment_terms_days=30, discount_date=date(2024, 3, 11),
+        discount_amount=Money.of("2.42", "USD"), net_amount=Money.of("100.00", "USD"),
+        tax_amount=Money.of("21.00", "USD"), total=Money.of("121.00", "USD"),
+        functional_currency="EUR", functional_amount=eur("111.52"),
+        exchange_rate=AppliedExchangeRate(from_currency="EUR", to_currency="USD",
+                                          rate="1.0850", rate_date=date(2024, 3, 1)),
+    ),
+    InvoiceIssued(
+        invoice_id="inv-3", invoice_number="0000611365", customer_id="C-1", issued_by="erp",
+        issue_date=date(2024, 3, 1), due_date=date(2024, 3, 31), payment_terms="net 30",
+        net_amount=Money.of("55.94", "USD"), tax_amount=Money.of("0.00", "USD"),
+        total=Money.of("55.94", "USD"), functional_currency="EUR", rate_missing=True,
+    ),
+]
+
+
+@pytest.mark.parametrize("invoice", INVOICE_VARIANTS, ids=["converted", "rate-missing"])
+def test_an_invoice_keeps_its_discount_and_functional_amount_or_its_missing_rate(
+        invoice: InvoiceIssued) -> None:
+    record = record_of(invoice)
+
+    _, decoded = decode(record.headers, record.value)
+
+    assert decoded == invoice
+    body = json.loads(record.value)
+    assert (body["functional_amount"] is None) == body["rate_missing"]
+
+
+def test_a_missing_rate_is_never_a_silent_functional_amount() -> None:
+    body = json.loads(record_of(INVOICE_VARIANTS[1]).value)
+    body["functional_amount"] = {"amount": "55.94", "currency": "EUR"}
+
+    reason = refusal(record_of(INVOICE_VARIANTS[1]).headers, json.dumps(body).encode())
+
+    assert "a missing rate means a functional currency, no functional amount" in reason
+
+
+def test_an_erp_invoice_with_amounts_in_another_currency_is_refused() -> None:
+    body = json.loads(record_of(SAMPLES["ErpInvoiceIssued"]).value)
+    body["tax_amount"]["currency"] = "USD"
+
+    reason = refusal(record_of(SAMPLES["ErpInvoiceIssued"]).headers, json.dumps(body).encode())
+
+    assert reason.startswith("ErpInvoiceIssued: ")
+    assert "amounts in USD on an invoice in EUR" in reason
+
+
+def test_a_customer_gives_its_terms_as_text_or_as_days_not_both() -> None:
+    body = json.loads(record_of(SAMPLES["CustomerUpserted"]).value)
+    body["payment_terms"] = "2/10 net 30"
+
+    reason = refusal(record_of(SAMPLES["CustomerUpserted"]).headers, json.dumps(body).encode())
+
+    assert "give the payment terms once" in reason
