@@ -8,7 +8,7 @@ STACK := bash deploy/local/stack.sh
 SERVICES := bash deploy/local/services.sh
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop test test-unit bench install infra topics schemas clean-local
+.PHONY: run stop test test-slow test-unit bench install infra topics schemas clean-local
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,6 +42,15 @@ test: install ## every test, on real Kafka and PostgreSQL
 	$(STACK) start || exit 1; \
 	eval "$$($(STACK) env)"; \
 	$(PY) -m pytest; status=$$?; \
+	if [ $$already_up = no ]; then $(STACK) stop; fi; \
+	exit $$status
+
+# The tests too slow for every run (the 10,000-invoice ledger backfill, minutes long).
+test-slow: install ## the slow tests, on real Kafka and PostgreSQL
+	@already_up=no; $(STACK) status >/dev/null 2>&1 && already_up=yes; \
+	$(STACK) start || exit 1; \
+	eval "$$($(STACK) env)"; \
+	$(PY) -m pytest -m slow; status=$$?; \
 	if [ $$already_up = no ]; then $(STACK) stop; fi; \
 	exit $$status
 

@@ -253,3 +253,14 @@ def _check_business_date(issue_date: object) -> None:
 
 def _end_of_month(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def terms_of_shipment(shipment_terms: str | None, order_terms: str | None,
+                      customer_terms: str) -> PaymentTerms:
+    """The terms a shipment is invoiced on: its own (the ERP's per-order override), else
+    those its order was placed on, else the customer's."""
+    for text in (shipment_terms, order_terms):
+        if text is not None:
+            return PaymentTerms.parse(text)
+    return PaymentTerms.parse(customer_terms)
+

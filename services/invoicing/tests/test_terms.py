@@ -16,6 +16,7 @@ from services.invoicing.terms import (
     InvalidPaymentTerms,
     PaymentTerms,
     TermsKind,
+    terms_of_shipment,
 )
 
 # --- due dates ------------------------------------------------------------------
@@ -286,3 +287,35 @@ def test_net_30_reproduces_the_due_date_of_every_ibm_sample_invoice() -> None:
     assert disagreements == []
     leap_day_invoice = next(row for row in invoices if row["invoiceNumber"] == "0360452276")
     assert (leap_day_invoice["InvoiceDate"], leap_day_invoice["DueDate"]) == ("1/30/2012", "2/29/2012")
+
+
+# --- which terms a shipment is invoiced on ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("story", "shipment_terms", "order_terms", "customer_terms", "issued_on", "due_on",
+     "canonical"),
+    [
+        ("no override: the customer's terms", None, None, "net 30",
+         date(2024, 3, 1), date(2024, 3, 31), "net 30"),
+        ("the order was placed on its own terms", None, "2/10 net 45", "net 30",
+         date(2024, 3, 1), date(2024, 4, 15), "2/10 net 45"),
+        ("the shipment overrides the order and the customer", "EOM+15", "2/10 net 45",
+         "net 30", date(2024, 2, 10), date(2024, 3, 15), "EOM+15"),
+        ("an override to due on receipt is an override, not a blank", "due on receipt", None,
+         "net 60", date(2024, 3, 1), date(2024, 3, 1), "due on receipt"),
+        ("ERP spellings are read the same", None, "NET45", "N30",
+         date(2023, 12, 20), date(2024, 2, 3), "net 45"),
+    ],
+)
+def test_a_shipment_is_invoiced_on_its_own_terms_else_its_orders_else_its_customers(
+        story: str, shipment_terms: str | None, order_terms: str | None, customer_terms: str,
+        issued_on: date, due_on: date, canonical: str) -> None:
+    terms = terms_of_shipment(shipment_terms, order_terms, customer_terms)
+
+    assert (str(terms), terms.due_date(issued_on)) == (canonical, due_on), story
+
+
+def test_an_unreadable_override_is_refused_even_when_the_customers_terms_are_fine() -> None:
+    with pytest.raises(InvalidPaymentTerms, match="cannot read payment terms 'net thirty'"):
+        terms_of_shipment("net thirty", None, "net 30")

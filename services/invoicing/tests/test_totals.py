@@ -334,3 +334,38 @@ def test_totals_always_add_up(lines: list[LineItem], currency: str) -> None:
     for amount in (totals.net, totals.tax, totals.total, *(one.tax_amount for one in totals.lines)):
         assert amount.amount >= 0
         assert amount.amount == amount.amount.quantize(D(1).scaleb(-MINOR_UNITS[currency]))
+
+
+# --- an order shipped in parts -----------------------------------------------------------
+#
+# Each shipment is its own invoice, totalled under the rule on what it shipped. The parts
+# add up to what one invoice for the whole order would have said when every line net is a
+# whole number of cents; otherwise each part rounds on its own, and a person comparing
+# order and invoices sees why.
+
+
+@pytest.mark.parametrize(
+    ("story", "unit_price", "tax_rate", "parts", "part_totals", "whole_total"),
+    [
+        ("10 x 19.99 at 21% shipped 4 + 6: the parts add up to the whole",
+         "19.99", STANDARD, ["4", "6"], ["96.75", "145.13"], "241.88"),
+        ("tax per invoice: three shipments of one 0.07 at 21% owe 0.01 tax each, one invoice "
+         "for the three would owe 0.04", "0.07", STANDARD, ["1", "1", "1"],
+         ["0.08", "0.08", "0.08"], "0.25"),
+        ("a half-cent price: 3 x 0.125 is 0.38 at once but 0.13 per part shipped singly",
+         "0.125", ZERO, ["1", "1", "1"], ["0.13", "0.13", "0.13"], "0.38"),
+        ("the same half-cent price shipped 1 + 2 adds up again", "0.125", ZERO, ["1", "2"],
+         ["0.13", "0.25"], "0.38"),
+    ],
+)
+def test_each_shipment_of_an_order_is_totalled_on_what_it_shipped(
+    story: str, unit_price: str, tax_rate: Decimal, parts: list[str], part_totals: list[str],
+    whole_total: str,
+) -> None:
+    shipped = [compute_totals([line(quantity, unit_price, tax_rate)], "EUR").total
+               for quantity in parts]
+    ordered = sum((D(quantity) for quantity in parts), D(0))
+
+    assert shipped == [eur(total) for total in part_totals], story
+    assert compute_totals([line(str(ordered), unit_price, tax_rate)], "EUR").total == eur(
+        whole_total), story
