@@ -8,7 +8,9 @@ from libs.runtime.clock import SystemClock
 from libs.runtime.service import ServiceRuntime
 from libs.runtime.settings import ServiceSettings
 
-from . import analysts, projections
+from libs.events.topics import AR_MATCHING
+
+from . import analysts, matching_handlers, projections
 from .api import aging_router
 
 
@@ -31,6 +33,7 @@ def build():  # noqa: ANN201
         await projections.create_tables(pool)
         await analysts.create_views(pool, settings.analyst_database_password)
         pool_holder["pool"] = pool
+        projections.HANDLERS[AR_MATCHING].update(matching_handlers.HANDLERS)
         projections.subscribe(runtime.broker, settings, pool)
 
     async def close_pool() -> None:

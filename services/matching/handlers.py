@@ -1,24 +1,48 @@
-"""Kafka subscribers: invoices and payments in, matching decisions out (thin)."""
+"""Kafka subscribers: customers, receivables and payments in; matching decisions out (thin)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
-from libs.events import Envelope, InvoiceIssued, PaymentReceived
-from libs.events.topics import AR_INVOICING, AR_PAYMENTS
+from libs.events import CustomerUpserted, Envelope, InvoiceIssued, PaymentReceived
+from libs.events.invoicing import (
+    CreditNoteIssued,
+    DebitNoteIssued,
+    InvoiceAdjusted,
+    InvoiceCancelled,
+    InvoiceWrittenOff,
+)
+from libs.events.payments import PaymentReturned
+from libs.events.topics import AR_INVOICING, AR_PAYMENTS, ERP_CUSTOMERS
 from libs.runtime.consumer import TrackedConsumer, causation_of
 from libs.runtime.settings import ServiceSettings
 
 from .application import MatchingApplication
 
 
+def _handler(command: Callable[..., None]) -> Callable[[Envelope, Any, Tracking], None]:
+    def handle(envelope: Envelope, event: Any, tracking: Tracking) -> None:
+        command(event, causation_of(envelope), tracking)
+    return handle
+
+
 def subscribe(broker: KafkaBroker, settings: ServiceSettings, matching: MatchingApplication) -> None:
-    def on_invoice(envelope: Envelope, issued: InvoiceIssued, tracking: Tracking) -> None:
-        matching.open_invoice(issued, causation_of(envelope), tracking)
-
-    def on_payment(envelope: Envelope, payment: PaymentReceived, tracking: Tracking) -> None:
-        matching.apply_payment(payment, causation_of(envelope), tracking)
-
-    TrackedConsumer(broker, settings, matching, AR_INVOICING, {InvoiceIssued: on_invoice})
-    TrackedConsumer(broker, settings, matching, AR_PAYMENTS, {PaymentReceived: on_payment})
+    TrackedConsumer(broker, settings, matching, ERP_CUSTOMERS, {
+        CustomerUpserted: _handler(matching.upsert_customer),
+    })
+    TrackedConsumer(broker, settings, matching, AR_INVOICING, {
+        InvoiceIssued: _handler(matching.open_invoice),
+        CreditNoteIssued: _handler(matching.credit_customer),
+        DebitNoteIssued: _handler(matching.open_debit_note),
+        InvoiceAdjusted: _handler(matching.change_invoice),
+        InvoiceCancelled: _handler(matching.change_invoice),
+        InvoiceWrittenOff: _handler(matching.change_invoice),
+    })
+    TrackedConsumer(broker, settings, matching, AR_PAYMENTS, {
+        PaymentReceived: _handler(matching.apply_payment),
+        PaymentReturned: _handler(matching.return_payment),
+    })

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from libs.runtime.clock import SystemClock
 from libs.runtime.eventstore import open_application
 from libs.runtime.service import ServiceRuntime
 from libs.runtime.settings import ServiceSettings
 
 from . import handlers
+from .api import matching_router
 from .application import MatchingApplication, to_integration_events
 
 
@@ -21,7 +25,10 @@ def build():  # noqa: ANN201
     matching = open_application(MatchingApplication, settings)
     handlers.subscribe(runtime.broker, settings, matching)
     runtime.publish_from(matching, to_integration_events)
-    return runtime, runtime.http_app(title="Matching")
+    # Fold the stored events into the decision book before the first record arrives.
+    runtime.on_startup.append(lambda: asyncio.to_thread(matching.state))
+    return runtime, runtime.http_app(
+        matching_router(matching, settings.default_tenant, SystemClock()), title="Matching")
 
 
 if __name__ == "__main__":
