@@ -1,0 +1,187 @@
+"""Credit decision latency: from the ERP's `OrderPlaced` on Kafka to credit's decision on
+Kafka, at a fixed rate (open loop), against the broker's own round trip in the same run.
+
+    python -m benchmarks.credit_bench [--rate 200] [--seconds 10] [--customers 200]
+
+A fresh database and fresh topics (tests/support/infrastructure.py), the credit service
+as its own process with its default settings, real Kafka and PostgreSQL; measured once
+its consumer group has settled (probe orders, two a second, each decided within
+250 ms for 6 s in a row). Orders are sent
+on a schedule whatever the service's speed (open loop), so a slow decision delays the
+ones behind it and shows in the tail. The latency of an order is the time from its
+scheduled send to the moment this process reads its decision from `ar.credit`; the
+baseline is the time from the same scheduled send to the moment this process reads the
+order itself back from `erp.orders` (what any Kafka consumer pays before it decides).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from datetime import date
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from benchmarks.table import Figure, print_table
+from libs.events import CustomerUpserted, OrderLine, OrderPlaced, decode
+from libs.events.topics import AR_CREDIT, ERP_ORDERS, physical_topic
+from libs.runtime.publisher import EventPublisher
+from tests.support.infrastructure import prepare, tear_down
+from tests.support.processes import ServiceProcess, free_port
+
+TENANT = "bench-credit"
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: int) -> None:
+    erp = EventPublisher(kafka, source="bench-erp")
+    await erp.__aenter__()
+    producer: AIOKafkaProducer = erp.producer
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False,
+                                isolation_level="read_committed")
+    await consumer.start()
+    sent_at: dict[str, float] = {}
+    order_seen: dict[str, float] = {}
+    decided: dict[str, float] = {}
+    try:
+        topics = [physical_topic(ERP_ORDERS), physical_topic(AR_CREDIT)]
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - topics just created
+        partitions = [TopicPartition(topic, p) for topic in topics
+                      for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+
+        async def read() -> None:
+            while True:
+                batches = await consumer.getmany(timeout_ms=100)
+                now = time.perf_counter()
+                for records in batches.values():
+                    for record in records:
+                        try:
+                            _, event = decode(record.headers, record.value)
+                        except ValueError:
+                            continue
+                        order_id = getattr(event, "order_id", None)
+                        if order_id is None:
+                            continue
+                        if record.topic == topics[0]:
+                            order_seen.setdefault(order_id, now)
+                        elif type(event).__name__ in ("OrderCreditApproved", "OrderCreditHeld"):
+                            decided.setdefault(order_id, now)
+
+        reader = asyncio.create_task(read())
+        for index in range(customers):
+            await producer.send(*_args(erp.record(CustomerUpserted(
+                customer_id=f"BC-{index:04d}", name=f"Bench {index}", currency="EUR",
+                payment_terms_days=30), TENANT)))
+
+        async def order(order_id: str, customer: int) -> None:
+            record = erp.record(OrderPlaced(
+                order_id=order_id, customer_id=f"BC-{customer:04d}", ordered_on=date.today(),
+                currency="EUR", lines=(OrderLine(line_no=1, sku="SKU", quantity="2",
+                                                 unit_price="49.90", tax_rate="0.21"),)),
+                TENANT)
+            await producer.send(*_args(record))
+
+        # Warm up: every consumer assigned, every code path loaded, before the clock runs.
+        for index in range(20):
+            sent_at[f"WARM-{index}"] = time.perf_counter()
+            await order(f"WARM-{index}", index % customers)
+        deadline = time.monotonic() + 120
+        while sum(1 for order_id in decided if order_id.startswith("WARM")) < 20:
+            if time.monotonic() > deadline:
+                raise TimeoutError("credit decided no warm-up order in 120 s")
+            await asyncio.sleep(0.2)
+
+        # The service's six consumers join one group one after another; each join
+        # rebalances the group and stops consumption for about 3.5 s. Measure only once
+        # probe orders, two a second, are decided promptly for 6 s in a row.
+        prompt, probe, deadline = 0, 0, time.monotonic() + 120
+        while prompt < 12:
+            if time.monotonic() > deadline:
+                raise TimeoutError("credit's consumer group did not settle in 120 s")
+            order_id = f"PROBE-{probe}"
+            probe += 1
+            sent_at[order_id] = time.perf_counter()
+            await order(order_id, probe % customers)
+            await asyncio.sleep(0.5)
+            waited = decided.get(order_id, float("inf")) - sent_at[order_id]
+            prompt = prompt + 1 if waited < 0.25 else 0
+
+        total = rate * seconds
+        started = time.perf_counter()
+        for index in range(total):
+            scheduled = started + index / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            order_id = f"BO-{index:06d}"
+            sent_at[order_id] = scheduled
+            await order(order_id, index % customers)
+        await producer.flush()
+        send_lag = time.perf_counter() - started - seconds
+        deadline = time.monotonic() + 60
+        measured = [f"BO-{index:06d}" for index in range(total)]
+        while sum(1 for order_id in measured if order_id in decided) < total \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        reader.cancel()
+    finally:
+        await consumer.stop()
+        await erp.__aexit__()
+
+    latencies = [(decided[o] - sent_at[o]) * 1000 for o in measured if o in decided]
+    baseline = [(order_seen[o] - sent_at[o]) * 1000 for o in measured if o in order_seen]
+    missing = total - len(latencies)
+    figures = [
+        Figure("decision latency p50", percentile(latencies, 0.50), "ms",
+               "order read back p50", percentile(baseline, 0.50)),
+        Figure("decision latency p99", percentile(latencies, 0.99), "ms",
+               "order read back p99", percentile(baseline, 0.99), "< 50 ms",
+               percentile(latencies, 0.99) < 50),
+        Figure("decision latency max", max(latencies), "ms", "order read back max",
+               max(baseline)),
+        Figure("orders decided", len(latencies), "", "orders sent", total, f"all {total}",
+               missing == 0),
+    ]
+    print_table(f"credit benchmarks ({total:,} orders at {rate}/s open loop over {customers} "
+                f"customers; credit as its own process on Kafka and PostgreSQL; latency from "
+                f"the order's scheduled send to its decision read from {AR_CREDIT})", figures)
+    print(f"mean {statistics.mean(latencies):.1f} ms; sender fell behind its schedule by "
+          f"{max(0.0, send_lag) * 1000:.0f} ms; {missing} orders undecided after 60 s")
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{credit_url}/metrics")).text
+    backlog = [line for line in metrics.splitlines() if line.startswith("ar_outbox_backlog")]
+    print(f"outbox backlog at the end: {backlog[0].rsplit(' ', 1)[1] if backlog else '?'}")
+
+
+def _args(record):  # noqa: ANN001, ANN202
+    return (record.topic, record.value, record.key, None, None, record.headers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=int, default=200, help="orders per second")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--customers", type=int, default=200)
+    args = parser.parse_args()
+    infrastructure = prepare()
+    service = ServiceProcess("credit", free_port(), infrastructure, LOG_LEVEL="WARNING")
+    try:
+        service.start(timeout=60)
+        asyncio.run(run(infrastructure.kafka_bootstrap_servers, service.url, args.rate,
+                        args.seconds, args.customers))
+    finally:
+        service.stop()
+        tear_down(infrastructure)
+
+
+if __name__ == "__main__":
+    main()
