@@ -9,7 +9,7 @@ RUN_DIR="$ROOT/.local/services"
 cd "$ROOT"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 # name:port — the port each service's HTTP API (probes, metrics, endpoints) listens on
-SERVICES=(invoicing:8101 payments:8102 matching:8103 aging:8104)
+SERVICES=(invoicing:8101 payments:8102 matching:8103 aging:8104 dunning:8105 credit:8106)
 
 is_running() { [[ -f "$RUN_DIR/$1.pid" ]] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
 
@@ -39,7 +39,7 @@ start() {
     fi
     # setsid: the service outlives this script and its terminal; no inherited stdin/stdout
     # keeps a caller waiting on them.
-    HTTP_PORT=$port setsid "$PYTHON" -m "services.$name.main" \
+    HTTP_PORT=$port ANALYST_DATABASE_PASSWORD=${ANALYST_DATABASE_PASSWORD:-analyst} setsid "$PYTHON" -m "services.$name.main" \
       </dev/null >>"$RUN_DIR/$name.log" 2>&1 &
     echo $! >"$RUN_DIR/$name.pid"
   done

@@ -9,7 +9,7 @@ import yaml
 from libs.runtime.settings import ServiceSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-SERVICES = ("invoicing", "payments", "matching", "aging")
+SERVICES = ("invoicing", "payments", "matching", "aging", "dunning", "credit")
 
 
 def documents(name: str) -> list[dict]:

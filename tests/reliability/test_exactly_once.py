@@ -12,6 +12,7 @@ import psycopg
 
 from libs.events import CustomerUpserted, InvoiceIssued, OrderLine, OrderShipped
 from libs.events.topics import AR_INVOICING, ERP_ORDERS, physical_topic
+from libs.runtime.kafka import create_topics, delete_topics
 from libs.runtime.publisher import EventPublisher
 from tests.conftest import eventually
 from tests.support.kafka_reader import events_on, read_topic, wait_for_events
@@ -93,36 +94,44 @@ async def test_invoicing_killed_between_consuming_and_publishing_issues_exactly_
     has published: on restart the relay publishes it, once."""
     kafka = infrastructure.kafka_bootstrap_servers
     order_id = f"SO-KILL-{uuid.uuid4().hex[:6]}"
-    # A second invoicing process of its own, in its own consumer group and schema.
+    # A second invoicing process of its own, with topics, consumer group and schema of its
+    # own, so it sees only this test's orders, however many the session published before.
+    prefix = f"{infrastructure.topic_prefix}kill."
+    await create_topics(kafka, 1, prefix=prefix)
     invoicing = ServiceProcess("invoicing", free_port(), infrastructure,
-                               SERVICE_NAME="invoicing_killed", RELAY_ENABLED="false")
+                               SERVICE_NAME="invoicing_killed", RELAY_ENABLED="false",
+                               KAFKA_TOPIC_PREFIX=prefix)
     invoicing.start()
     try:
         async with EventPublisher(kafka) as erp:
-            await erp.publish(CustomerUpserted(customer_id="CUST-KILL", name="Fragile GmbH",
-                                               currency="EUR", payment_terms_days=30), TENANT)
-            await erp.publish(shipment(order_id, "CUST-KILL"), TENANT)
+            for event in (CustomerUpserted(customer_id="CUST-KILL", name="Fragile GmbH",
+                                           currency="EUR", payment_terms_days=30),
+                          shipment(order_id, "CUST-KILL")):
+                record = erp.record(event, TENANT)
+                await erp.send_raw(prefix + event.topic, record.key, record.value,
+                                   record.headers)
 
         stored = await eventually(lambda: _stored_invoices(infrastructure.database_url, order_id),
                                   until=lambda count: count >= 1)
         assert stored == 1
         invoicing.kill()
-        assert await _published_by_killed_service(kafka, order_id) == []
+        assert await _published_by_killed_service(kafka, order_id, prefix) == []
 
         invoicing.start(RELAY_ENABLED="true")
-        await eventually(lambda: _published_by_killed_service(kafka, order_id),
+        await eventually(lambda: _published_by_killed_service(kafka, order_id, prefix),
                          until=lambda published: len(published) >= 1)
         await asyncio.sleep(2)  # a duplicate, if any, would be published by now
-        assert len(await _published_by_killed_service(kafka, order_id)) == 1
+        assert len(await _published_by_killed_service(kafka, order_id, prefix)) == 1
         assert await _stored_invoices(infrastructure.database_url, order_id) == 1
     finally:
         invoicing.stop()
+        await delete_topics(kafka, prefix=prefix)
 
 
-async def _published_by_killed_service(kafka: str, order_id: str) -> list:
-    """Invoices for the order published by this test's own invoicing process (the
-    session's shared invoicing service invoices the same order under another source)."""
-    published = await events_on(kafka, AR_INVOICING, InvoiceIssued, invoices_for(order_id))
+async def _published_by_killed_service(kafka: str, order_id: str, prefix: str) -> list:
+    """Invoices for the order published by this test's own invoicing process."""
+    published = await events_on(kafka, AR_INVOICING, InvoiceIssued, invoices_for(order_id),
+                                prefix=prefix)
     return [event for record, event in published
             if dict(record.headers)["ce_source"] == b"receivables/invoicing_killed"]
 

@@ -13,8 +13,9 @@ from libs.events import IntegrationEvent, decode
 from libs.events.topics import physical_topic
 
 
-async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]:
-    topic = physical_topic(topic)
+async def read_topic(bootstrap_servers: str, topic: str,
+                     prefix: str | None = None) -> list[ConsumerRecord]:
+    topic = physical_topic(topic) if prefix is None else prefix + topic
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
                                 isolation_level="read_committed")
     await consumer.start()
@@ -40,9 +41,10 @@ async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]
 async def events_on(bootstrap_servers: str, topic: str,
                     event_type: type[IntegrationEvent] | None = None,
                     where: Callable[[IntegrationEvent], bool] = lambda _: True,
+                    prefix: str | None = None,
                     ) -> list[tuple[ConsumerRecord, IntegrationEvent]]:
     found = []
-    for record in await read_topic(bootstrap_servers, topic):
+    for record in await read_topic(bootstrap_servers, topic, prefix):
         try:
             _, event = decode(record.headers, record.value)
         except ValueError:
