@@ -28,8 +28,11 @@ run: install infra ## the whole system with demo data; prints the URLs to open
 	@echo
 	@echo "Open:  http://127.0.0.1:8104/aging              aging of all open items"
 	@echo "       http://127.0.0.1:8104/docs               aging API (balances, open items, invoices)"
-	@echo "       http://127.0.0.1:8102/docs               payments API (record a payment)"
-	@echo "       http://127.0.0.1:810{1,2,3,4}/metrics     Prometheus metrics of each service"
+	@echo "       http://127.0.0.1:8104/kpis?currency=USD  DSO, CEI, days late"
+	@echo "       http://127.0.0.1:8105/worklist           the collectors' worklist (dunning)"
+	@echo "       http://127.0.0.1:8101/docs ... 8106/docs  each service's API: invoicing, payments,"
+	@echo "                                                 matching, aging, dunning, credit"
+	@echo "       http://127.0.0.1:810[1-6]/metrics         Prometheus metrics of each service"
 	@echo "Stop:  make stop"
 
 stop: ## stop the services, Kafka and PostgreSQL
