@@ -112,3 +112,23 @@ def open_application(app_class: type[App], settings: ServiceSettings) -> App:
 def open_in_memory(app_class: type[App]) -> App:
     """The same application on the library's in-memory recorder, for unit tests."""
     return app_class(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+class UnitOfWork:
+    """The aggregates one command loaded or created, stored together in one transaction."""
+
+    def __init__(self, application: ReceivablesApplication) -> None:
+        self._application = application
+        self._aggregates: dict[UUID, Aggregate | None] = {}
+
+    def get(self, aggregate_id: UUID) -> Any:
+        if aggregate_id not in self._aggregates:
+            self._aggregates[aggregate_id] = self._application.get_or_none(aggregate_id)
+        return self._aggregates[aggregate_id]
+
+    def add(self, aggregate: Aggregate) -> None:
+        self._aggregates[aggregate.id] = aggregate
+
+    @property
+    def aggregates(self) -> list[Aggregate]:
+        return [aggregate for aggregate in self._aggregates.values() if aggregate is not None]

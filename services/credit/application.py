@@ -49,7 +49,7 @@ from libs.events import (
 )
 from libs.runtime.causation import Causation
 from libs.runtime.clock import Clock, SystemClock
-from libs.runtime.eventstore import ReceivablesApplication
+from libs.runtime.eventstore import ReceivablesApplication, UnitOfWork
 
 from .domain import (
     CreditAccount,
@@ -73,26 +73,6 @@ CONFLICT_RETRIES = 5
 
 class UnknownAccount(LookupError):
     """Credit has never heard of this customer or group."""
-
-
-class UnitOfWork:
-    """The aggregates one command loaded or created, stored together in one transaction."""
-
-    def __init__(self, application: ReceivablesApplication) -> None:
-        self._application = application
-        self._aggregates: dict[Any, Aggregate | None] = {}
-
-    def get(self, aggregate_id: Any) -> Any:
-        if aggregate_id not in self._aggregates:
-            self._aggregates[aggregate_id] = self._application.get_or_none(aggregate_id)
-        return self._aggregates[aggregate_id]
-
-    def add(self, aggregate: Aggregate) -> None:
-        self._aggregates[aggregate.id] = aggregate
-
-    @property
-    def aggregates(self) -> list[Aggregate]:
-        return [aggregate for aggregate in self._aggregates.values() if aggregate is not None]
 
 
 class CreditApplication(ReceivablesApplication):

@@ -19,7 +19,7 @@ from libs.events import IntegrationEvent, Money, PaymentReceived, PaymentReturne
 from libs.events.money import Amount, Currency
 from libs.runtime.causation import Causation
 from libs.runtime.clock import Clock, SystemClock
-from libs.runtime.eventstore import ReceivablesApplication
+from libs.runtime.eventstore import ReceivablesApplication, UnitOfWork
 
 from .domain import (
     BANK_REFERENCE,
@@ -80,26 +80,6 @@ def csv_mapping_named(preset: str | None) -> CsvMapping | None:
     if preset not in PRESETS:
         raise ValueError(f"unknown CSV mapping {preset!r}; use one of {sorted(PRESETS)}")
     return PRESETS[preset]
-
-
-class UnitOfWork:
-    """The aggregates one command loaded or created, stored together in one transaction."""
-
-    def __init__(self, application: ReceivablesApplication) -> None:
-        self._application = application
-        self._aggregates: dict[UUID, Aggregate | None] = {}
-
-    def get(self, aggregate_id: UUID) -> Aggregate | None:
-        if aggregate_id not in self._aggregates:
-            self._aggregates[aggregate_id] = self._application.get_or_none(aggregate_id)
-        return self._aggregates[aggregate_id]
-
-    def add(self, aggregate: Aggregate) -> None:
-        self._aggregates[aggregate.id] = aggregate
-
-    @property
-    def aggregates(self) -> list[Aggregate]:
-        return [aggregate for aggregate in self._aggregates.values() if aggregate is not None]
 
 
 class PaymentsApplication(ReceivablesApplication):
