@@ -11,7 +11,7 @@ from datetime import date
 from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ConfigDict, Field
 
