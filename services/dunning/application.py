@@ -22,14 +22,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.events import (
     CaseEscalated,
+    CreditApplied,
+    CreditNoteIssued,
     CustomerUpserted,
+    DifferenceWrittenOff,
     DisputeOpened,
     DisputeResolved,
     DunnedInvoice,
     DunningLevelRaised,
     Instalment,
     IntegrationEvent,
+    InvoiceCancelled,
     InvoiceIssued,
+    InvoiceWrittenOff,
     LateFeeAssessed,
     Money,
     PaymentApplied,
@@ -168,6 +173,37 @@ class CaseRunOutcome:
     promises_broken: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class InvoiceReduction:
+    """Anything other than cash that lowers an invoice's open amount."""
+
+    reduction_id: str
+    customer_id: str
+    invoice_id: str | None
+    amount: Money
+    on: date
+
+    @classmethod
+    def of(cls, event: IntegrationEvent) -> InvoiceReduction:
+        if isinstance(event, DifferenceWrittenOff):
+            return cls(event.write_off_id, event.customer_id, event.invoice_id, event.amount,
+                       event.written_off_on)
+        if isinstance(event, CreditApplied):
+            return cls(event.credit_use_id, event.customer_id, event.invoice_id, event.amount,
+                       event.applied_on)
+        if isinstance(event, CreditNoteIssued):
+            # On account (no invoice) it is credit for matching to apply, not a reduction.
+            return cls(event.credit_note_id, event.customer_id, event.invoice_id, event.total,
+                       event.issue_date)
+        if isinstance(event, InvoiceWrittenOff):
+            return cls(event.write_off_id, event.customer_id, event.invoice_id, event.amount,
+                       event.written_off_on)
+        if isinstance(event, InvoiceCancelled):
+            return cls(f"cancelled:{event.invoice_id}", event.customer_id, event.invoice_id,
+                       event.amount, event.cancelled_on)
+        raise TypeError(f"{type(event).__name__} does not reduce an invoice")
+
+
 class DunningApplication(ReceivablesApplication):
     name = "dunning"
 
@@ -202,6 +238,20 @@ class DunningApplication(ReceivablesApplication):
         case.apply_payment(application_id=applied.application_id,
                            invoice_id=applied.invoice_id, amount=applied.amount.amount,
                            currency=applied.amount.currency, applied_on=applied.applied_on,
+                           causation=causation.as_dict())
+        self.record(tracking, case)
+
+    def reduce_invoice(self, reduction: InvoiceReduction, causation: Causation,
+                       tracking: Tracking | None = None) -> None:
+        """A write-off, a credit note or a cancellation lowers what is owed just as cash
+        does: the invoice leaves the schedule once nothing is left to chase."""
+        case = self._case_or_new(reduction.customer_id, causation)
+        if case.has_applied(reduction.reduction_id) or reduction.invoice_id is None:
+            self.record(tracking)
+            return
+        case.apply_payment(application_id=reduction.reduction_id,
+                           invoice_id=reduction.invoice_id, amount=reduction.amount.amount,
+                           currency=reduction.amount.currency, applied_on=reduction.on,
                            causation=causation.as_dict())
         self.record(tracking, case)
 

@@ -6,12 +6,23 @@ from __future__ import annotations
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
-from libs.events import CustomerUpserted, Envelope, InvoiceIssued, PaymentApplied
+from libs.events import (
+    CreditApplied,
+    CreditNoteIssued,
+    CustomerUpserted,
+    DifferenceWrittenOff,
+    Envelope,
+    IntegrationEvent,
+    InvoiceCancelled,
+    InvoiceIssued,
+    InvoiceWrittenOff,
+    PaymentApplied,
+)
 from libs.events.topics import AR_INVOICING, AR_MATCHING, ERP_CUSTOMERS
 from libs.runtime.consumer import TrackedConsumer, causation_of
 from libs.runtime.settings import ServiceSettings
 
-from .application import DunningApplication
+from .application import DunningApplication, InvoiceReduction
 
 
 def subscribe(broker: KafkaBroker, settings: ServiceSettings, dunning: DunningApplication) -> None:
@@ -26,6 +37,15 @@ def subscribe(broker: KafkaBroker, settings: ServiceSettings, dunning: DunningAp
         # the next run (the run and this command conflict on the case; the loser re-decides).
         dunning.apply_payment(applied, causation_of(envelope), tracking)
 
+    def on_reduction(envelope: Envelope, event: IntegrationEvent, tracking: Tracking) -> None:
+        # Settled other than by cash (a tolerance write-off, a credit note, a cancellation):
+        # it stops dunning just the same.
+        dunning.reduce_invoice(InvoiceReduction.of(event), causation_of(envelope), tracking)
+
     TrackedConsumer(broker, settings, dunning, ERP_CUSTOMERS, {CustomerUpserted: on_customer})
-    TrackedConsumer(broker, settings, dunning, AR_INVOICING, {InvoiceIssued: on_invoice})
-    TrackedConsumer(broker, settings, dunning, AR_MATCHING, {PaymentApplied: on_payment})
+    TrackedConsumer(broker, settings, dunning, AR_INVOICING, {
+        InvoiceIssued: on_invoice, CreditNoteIssued: on_reduction,
+        InvoiceWrittenOff: on_reduction, InvoiceCancelled: on_reduction})
+    TrackedConsumer(broker, settings, dunning, AR_MATCHING, {
+        PaymentApplied: on_payment, DifferenceWrittenOff: on_reduction,
+        CreditApplied: on_reduction})

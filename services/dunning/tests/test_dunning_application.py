@@ -5,6 +5,9 @@ PostgreSQL and Kafka in tests/e2e/test_dunning.py."""
 
 from __future__ import annotations
 
+from libs.events import DifferenceWrittenOff, InvoiceCancelled
+from services.dunning.application import InvoiceReduction
+
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -513,3 +516,38 @@ def test_the_read_model_rebuilt_from_the_log_equals_the_live_one(dunning: Dunnin
 
     assert (store.cases(TENANT), store.letters(TENANT, None, None, 100),
             store.disputes(TENANT, None)) == live
+
+
+# --- settled other than by cash --------------------------------------------------------
+
+
+def test_a_short_payment_written_off_within_tolerance_stops_dunning(dunning: Dunning) -> None:
+    dunning.customer()
+    dunning.invoice("INV-000001", "1210.00")
+    dunning.run(day(0))
+    dunning.payment("INV-000001", "1209.50", on=day(3))
+
+    dunning.app.reduce_invoice(InvoiceReduction.of(DifferenceWrittenOff(
+        write_off_id="wo-1", payment_id="pay-1", invoice_id="id-INV-000001",
+        invoice_number="INV-000001", customer_id="C-1", amount=Money.of("0.50", "EUR"),
+        written_off_on=day(3), reason_code="tolerance", reason="short by 0.50",
+        explanation="within the 1.00 tolerance")), ERP)
+    for offset in (7, 21, 35, 49):
+        dunning.run(day(offset))
+
+    assert [name for _, name, _ in levels(dunning)] == ["reminder"]
+    assert case_invoice(dunning, "INV-000001").settled_on == day(3)
+
+
+def test_a_cancelled_invoice_is_not_chased(dunning: Dunning) -> None:
+    dunning.customer()
+    dunning.invoice("INV-000001", "1210.00")
+
+    dunning.app.reduce_invoice(InvoiceReduction.of(InvoiceCancelled(
+        invoice_id="id-INV-000001", invoice_number="INV-000001", customer_id="C-1",
+        cancelled_on=day(-5), amount=Money.of("1210.00", "EUR"),
+        reason="invoiced to the wrong customer", actor="clerk:bob")), ERP)
+    dunning.run(day(0))
+    dunning.run(day(7))
+
+    assert dunning.letters() == []
