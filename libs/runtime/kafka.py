@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -85,3 +86,26 @@ if __name__ == "__main__":
                                         settings.kafka_topic_partitions))
     print(f"topics: created {len(created)}, {len(ALL_TOPICS) - len(created)} already there "
           f"({settings.kafka_topic_partitions} partitions each)")
+
+
+async def records_behind(bootstrap_servers: str, group: str, topic: str) -> int:
+    """How many records now on `topic` the consumer group has not yet processed."""
+    name = physical_topic(topic)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        if not consumer.partitions_for_topic(name):
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - no subscription
+        partitions = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or ())]
+        if not partitions:
+            raise LookupError(f"topic {name} does not exist; create the topics first")
+        ends = await consumer.end_offsets(partitions)
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        return sum(max(ends[tp] - (committed[tp].offset if tp in committed
+                                   and committed[tp].offset >= 0 else 0), 0)
+                   for tp in partitions)
+    finally:
+        await consumer.stop()
+        await admin.close()

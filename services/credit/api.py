@@ -164,27 +164,35 @@ def credit_router(credit: CreditApplication, views: CreditViews,
                 "explanation": "; ".join(f"{reason['explanation']} ({reason['points']:+} points)"
                                          for reason in account.reasons)}
 
+    # A customer's limit and a credit group's go through the same four-eyes steps.
+    async def request_limit(request: LimitRequest, x_tenant: str | None, x_actor: str | None,
+                            **owner: str) -> dict[str, str]:
+        needs_actor(x_actor)
+        asked = causation(x_tenant, x_actor)
+        check_currency(request, asked.tenant)
+        change_id = await run(credit.request_limit_change, asked, request.amount,
+                              request.reason, valid_from=request.valid_from,
+                              expires_on=request.expires_on, **owner)
+        return {"change_id": change_id}
+
+    async def approve_limit(change_id: str, x_tenant: str | None, x_actor: str | None,
+                            **owner: str) -> None:
+        needs_actor(x_actor)
+        await run(credit.approve_limit_change, causation(x_tenant, x_actor), change_id, **owner)
+
     @router.post("/customers/{customer_id}/limit-requests", status_code=201,
                  summary="Ask for a new limit (temporary with valid_from and expires_on)")
     async def request_customer_limit(customer_id: str, request: LimitRequest,
                                      x_tenant: str | None = Header(default=None),
                                      x_actor: str | None = Header(default=None)) -> dict[str, str]:
-        needs_actor(x_actor)
-        asked = causation(x_tenant, x_actor)
-        check_currency(request, asked.tenant)
-        change_id = await run(credit.request_limit_change, asked, request.amount,
-                              request.reason, customer_id=customer_id,
-                              valid_from=request.valid_from, expires_on=request.expires_on)
-        return {"change_id": change_id}
+        return await request_limit(request, x_tenant, x_actor, customer_id=customer_id)
 
     @router.post("/customers/{customer_id}/limit-requests/{change_id}/approve",
                  summary="Approve a limit change (not by its requester)")
     async def approve_customer_limit(customer_id: str, change_id: str,
                                      x_tenant: str | None = Header(default=None),
                                      x_actor: str | None = Header(default=None)) -> dict[str, Any]:
-        needs_actor(x_actor)
-        await run(credit.approve_limit_change, causation(x_tenant, x_actor), change_id,
-                  customer_id=customer_id)
+        await approve_limit(change_id, x_tenant, x_actor, customer_id=customer_id)
         return await account_view(customer_id, x_tenant)
 
     @router.post("/groups/{group_id}/limit-requests", status_code=201,
@@ -192,22 +200,14 @@ def credit_router(credit: CreditApplication, views: CreditViews,
     async def request_group_limit(group_id: str, request: LimitRequest,
                                   x_tenant: str | None = Header(default=None),
                                   x_actor: str | None = Header(default=None)) -> dict[str, str]:
-        needs_actor(x_actor)
-        asked = causation(x_tenant, x_actor)
-        check_currency(request, asked.tenant)
-        change_id = await run(credit.request_limit_change, asked, request.amount,
-                              request.reason, group_id=group_id,
-                              valid_from=request.valid_from, expires_on=request.expires_on)
-        return {"change_id": change_id}
+        return await request_limit(request, x_tenant, x_actor, group_id=group_id)
 
     @router.post("/groups/{group_id}/limit-requests/{change_id}/approve",
                  summary="Approve a credit group's limit change (not by its requester)")
     async def approve_group_limit(group_id: str, change_id: str,
                                   x_tenant: str | None = Header(default=None),
                                   x_actor: str | None = Header(default=None)) -> dict[str, Any]:
-        needs_actor(x_actor)
-        await run(credit.approve_limit_change, causation(x_tenant, x_actor), change_id,
-                  group_id=group_id)
+        await approve_limit(change_id, x_tenant, x_actor, group_id=group_id)
         return await group_view(group_id, x_tenant)
 
     @router.put("/groups/{group_id}/members/{customer_id}",

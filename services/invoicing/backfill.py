@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from libs.events import (
     CustomerUpserted,
@@ -49,6 +48,7 @@ from libs.events import (
 from libs.events.topics import AR_INVOICING, AR_PAYMENTS, ERP_CUSTOMERS, physical_topic
 from libs.runtime.clock import Clock, SystemClock
 from libs.runtime.ids import stable_id
+from libs.runtime.kafka import records_behind
 from libs.runtime.publisher import EventPublisher
 from libs.runtime.settings import ServiceSettings
 
@@ -147,32 +147,16 @@ class Backfill:
 
     async def _caught_up(self, group: str, topic: str, service: str) -> None:
         """Wait until the service's consumer group has processed everything now on the topic."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka, enable_auto_commit=False)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka)
-        await consumer.start()
-        await admin.start()
-        try:
-            partitions = await _partitions(consumer, topic)
-            ends = await consumer.end_offsets(partitions)
-            deadline, last_report = time.monotonic() + self.timeout, 0.0
-            while True:
-                committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
-                behind = sum(max(ends[tp] - (committed[tp].offset if tp in committed
-                                             and committed[tp].offset >= 0 else 0), 0)
-                             for tp in partitions)
-                if behind == 0:
-                    self.report(f"{service} has processed everything on {topic}")
-                    return
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{service} (group {group}) is still {behind} records "
-                                       f"behind on {topic}; is it running?")
-                if time.monotonic() - last_report > 5:
-                    self.report(f"waiting for {service}: {behind} records to go on {topic}")
-                    last_report = time.monotonic()
-                await asyncio.sleep(0.5)
-        finally:
-            await admin.close()
-            await consumer.stop()
+        deadline, last_report = time.monotonic() + self.timeout, 0.0
+        while behind := await records_behind(self.kafka, group, topic):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service} (group {group}) is still {behind} records "
+                                   f"behind on {topic}; is it running?")
+            if time.monotonic() - last_report > 5:
+                self.report(f"waiting for {service}: {behind} records to go on {topic}")
+                last_report = time.monotonic()
+            await asyncio.sleep(0.5)
+        self.report(f"{service} has processed everything on {topic}")
 
     async def _issued(self, numbers: set[str]) -> None:
         """Wait until invoicing has published an InvoiceIssued for every invoice number."""

@@ -5,16 +5,11 @@ test's own series, so the session's other tests cannot meet them."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from urllib.parse import urlparse, urlunparse
 
 import httpx
-import psycopg
 import pytest
 
 from libs.events import InvoiceIssued, Money
@@ -22,42 +17,16 @@ from libs.events.matching import ApplicationReversed, PaymentApplied, PaymentUna
 from libs.events.topics import AR_MATCHING
 from libs.runtime.publisher import EventPublisher
 from tests.conftest import eventually
-from tests.support.infrastructure import Infrastructure
 from tests.support.kafka_reader import wait_for_events
-from tests.support.processes import ROOT, ServiceProcess, free_port
+from tests.support.processes import ServiceProcess
 
 TENANT = "e2e-matching"
 
 
-class AgingWithMatchingHandlers(ServiceProcess):
-    """Aging as it runs once matching's handlers are wired in, on a database of its own
-    (so the session's aging keeps its tables) and in a consumer group of its own."""
-
-    def launch(self, **extra_environment: str) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.support.aging_with_matching"], cwd=ROOT,
-                env={**self.environment, **extra_environment}, stdout=log,
-                stderr=subprocess.STDOUT)
-
-
 @pytest.fixture(scope="module")
-def aging(infrastructure: Infrastructure) -> Iterator[ServiceProcess]:
-    database = f"{infrastructure.database_name}_aging_mx"
-    server = infrastructure.server_database_url
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{database}"')
-    url = urlunparse(urlparse(server)._replace(path=f"/{database}"))
-    service = AgingWithMatchingHandlers(
-        "aging", free_port(), infrastructure, DATABASE_URL=url,
-        KAFKA_GROUP_SUFFIX=f"-{infrastructure.session}-mx")
-    try:
-        service.start()
-        yield service
-    finally:
-        service.stop()
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+def aging(platform) -> ServiceProcess:  # noqa: ANN001
+    """The session's aging service: matching's handlers are wired into it."""
+    return platform["aging"]
 
 
 def invoice(number: str, customer_id: str, total: str) -> InvoiceIssued:

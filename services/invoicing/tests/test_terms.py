@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import os
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -253,40 +250,17 @@ def test_invalid_terms_are_a_value_error_for_callers_that_catch_bad_input() -> N
 # --- the IBM accounts-receivable sample: net 30 on every invoice -------------------
 
 
-def _shared_data() -> Path:
-    # services/invoicing/tests/test_terms.py -> the repository root is parents[3];
-    # the shared data sits next to the repository, in ../shared/data.
-    override = os.environ.get("AR_SHARED_DATA")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-def _us_date(text: str) -> date:
-    month, day, year = (int(part) for part in text.split("/"))
-    return date(year, month, day)
-
-
-def test_net_30_reproduces_the_due_date_of_every_ibm_sample_invoice() -> None:
-    sample = _shared_data() / "ar_ibm.csv"
-    if not sample.exists():
-        if os.environ.get("AR_SHARED_DATA"):
-            pytest.fail(f"AR_SHARED_DATA is set but {sample} does not exist")
-        pytest.skip(f"IBM sample data not found at {sample}; set AR_SHARED_DATA")
+def test_net_30_reproduces_the_due_date_of_every_ibm_sample_invoice(ibm_sample) -> None:
     terms = PaymentTerms.parse("net 30")
 
-    with sample.open(newline="", encoding="utf-8") as rows:
-        invoices = list(csv.DictReader(rows))
-    disagreements = [
-        (row["invoiceNumber"], row["InvoiceDate"], row["DueDate"])
-        for row in invoices
-        if terms.due_date(_us_date(row["InvoiceDate"])) != _us_date(row["DueDate"])
-    ]
+    disagreements = [(invoice.invoice_number, invoice.invoice_date, invoice.due_date)
+                     for invoice in ibm_sample
+                     if terms.due_date(invoice.invoice_date) != invoice.due_date]
 
-    assert len(invoices) == 2466
     assert disagreements == []
-    leap_day_invoice = next(row for row in invoices if row["invoiceNumber"] == "0360452276")
-    assert (leap_day_invoice["InvoiceDate"], leap_day_invoice["DueDate"]) == ("1/30/2012", "2/29/2012")
+    leap_day_invoice = next(i for i in ibm_sample if i.invoice_number == "0360452276")
+    assert (leap_day_invoice.invoice_date, leap_day_invoice.due_date) == (
+        date(2012, 1, 30), date(2012, 2, 29))
 
 
 # --- which terms a shipment is invoiced on ---------------------------------------------
