@@ -24,8 +24,8 @@ PaymentTermsText = Field(
 
 
 __all__ = [
-    "CustomerUpserted", "ErpInvoiceIssued", "ExchangeRatePublished", "OrderCancelled",
-    "OrderLine", "OrderPlaced", "OrderShipped",
+    "CustomerUpserted", "ErpInvoiceIssued", "ErpInvoiceMarkedPaid", "ExchangeRatePublished",
+    "OrderCancelled", "OrderLine", "OrderPlaced", "OrderShipped",
 ]
 
 
@@ -45,6 +45,15 @@ class CustomerUpserted(IntegrationEvent, event_type="CustomerUpserted", topic=ER
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     email: str | None = None
+    segment: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="the ERP's customer segment, e.g. 'key-account', 'retail', 'public'")
+    risk_class: str | None = Field(
+        default=None, pattern=r"^[A-E]$",
+        description="the ERP's own risk class, A (best) to E; credit's score overrides it")
+    collector: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="the person or team who chases this customer's invoices")
 
     @model_validator(mode="after")
     def _one_way_of_giving_terms(self) -> CustomerUpserted:
@@ -148,6 +157,22 @@ class ErpInvoiceIssued(IntegrationEvent, event_type="ErpInvoiceIssued", topic=ER
             raise ValueError("an early-payment discount needs both discount_date and "
                              "discount_amount")
         return self
+
+
+class ErpInvoiceMarkedPaid(IntegrationEvent, event_type="ErpInvoiceMarkedPaid",
+                           topic=ERP_ORDERS):
+    """The ERP set an invoice's status to paid (a clerk's click, a bank-import rule there).
+
+    The receivables platform does not take the ERP's word for cash: matching checks that
+    a payment of ours actually clears the invoice and reports the ones none does.
+    """
+
+    version: Literal[1] = 1
+    invoice_number: str = Field(min_length=1, max_length=64)
+    customer_id: str = AccountId
+    paid_on: date
+    reference: str | None = Field(default=None, max_length=140,
+                                  description="the ERP's clearing document, if any")
 
 
 class ExchangeRatePublished(IntegrationEvent, event_type="ExchangeRatePublished",

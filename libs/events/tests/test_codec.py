@@ -22,6 +22,7 @@ from libs.events import (
     CreditNoteIssued,
     DebitNoteIssued,
     ErpInvoiceIssued,
+    ErpInvoiceMarkedPaid,
     ExchangeRatePublished,
     FeeAssessed,
     InvoiceAdjusted,
@@ -85,7 +86,8 @@ def eur(amount: str) -> Money:
 SAMPLES: dict[str, IntegrationEvent] = {
     "CustomerUpserted": CustomerUpserted(
         customer_id="C-1", name="Acme Retail BV", currency="EUR", payment_terms_days=30,
-        language="nl", country="NL", email="ap@acme.example",
+        language="nl", country="NL", email="ap@acme.example", segment="retail",
+        risk_class="B", collector="anna",
     ),
     "OrderShipped": OrderShipped(
         order_id="O-1", shipment_id="S-1", customer_id="C-1", shipped_on=date(2024, 3, 1),
@@ -120,6 +122,10 @@ SAMPLES: dict[str, IntegrationEvent] = {
                          tax_rate="0.21"),),
         net_amount=eur("100.00"), tax_amount=eur("21.00"), total=eur("121.00"),
         discount_date=date(2024, 3, 11), discount_amount=eur("2.42"),
+    ),
+    "ErpInvoiceMarkedPaid": ErpInvoiceMarkedPaid(
+        invoice_number="90001234", customer_id="C-1", paid_on=date(2024, 3, 20),
+        reference="clearing 1400000123",
     ),
     "ExchangeRatePublished": ExchangeRatePublished(
         rate_date=date(2024, 3, 1), from_currency="EUR", to_currency="USD", rate="1.0850",
