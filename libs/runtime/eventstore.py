@@ -7,6 +7,9 @@ the relay reads them in notification order and publishes them to Kafka.
 from __future__ import annotations
 
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
@@ -51,12 +54,60 @@ class ReceivablesApplication(Application):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def on_recorded(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from the recording thread) after each stored transaction:
+        the relay publishes at once instead of at its next poll."""
+        self.__dict__.setdefault("_recorded_callbacks", []).append(callback)
+
+    def _record(self, processing_event: ProcessingEvent) -> Any:
+        recordings = super()._record(processing_event)
+        for callback in self.__dict__.get("_recorded_callbacks", ()):
+            callback()
+        return recordings
+
+    @property
+    def _open_batch(self) -> ProcessingEvent | None:
+        return getattr(self._batches, "current", None)
+
+    @property
+    def _batches(self) -> threading.local:
+        # Per thread: only the consumer's worker thread sees its batch, never an API call.
+        if "_batch_holder" not in self.__dict__:
+            self.__dict__["_batch_holder"] = threading.local()
+        return self.__dict__["_batch_holder"]
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Store everything the commands in this block record in one transaction at its end.
+
+        Inside the block, `record` only collects, and `get_or_none` returns an aggregate
+        collected earlier in the block, so each command sees the ones before it. The last
+        tracking recorded is the batch's position. If the block raises, nothing is stored
+        (and the aggregate cache is untouched: it holds only what was stored).
+        """
+        if self._open_batch is not None:
+            raise RuntimeError("batches do not nest")
+        batch = ProcessingEvent(tracking=None)
+        self._batches.current = batch
+        try:
+            yield
+        finally:
+            self._batches.current = None
+        if batch.events or batch.tracking is not None:
+            self._record(batch)
+
     def record(self, tracking: Tracking | None, *aggregates: Aggregate | None) -> None:
         """Store the aggregates' new events and the consumed position in one transaction.
 
         This is the exactly-once step: if the position was already recorded, nothing
-        is stored and `AlreadyProcessed` is raised.
+        is stored and `AlreadyProcessed` is raised. Inside `batch()`, only collected.
         """
+        batch = self._open_batch
+        if batch is not None:
+            batch.collect_events(*aggregates)
+            if tracking is not None:
+                batch.tracking = tracking
+            return
         processing = ProcessingEvent(tracking=tracking)
         processing.collect_events(*aggregates)
         try:
@@ -70,12 +121,18 @@ class ReceivablesApplication(Application):
 
     def get_or_none(self, aggregate_id: UUID) -> Any:
         """The aggregate, or None when no event of it was ever stored."""
+        batch = self._open_batch
+        if batch is not None and aggregate_id in batch.aggregates:
+            return batch.aggregates[aggregate_id]
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
 
     def exists(self, aggregate_id: UUID) -> bool:
+        batch = self._open_batch
+        if batch is not None and aggregate_id in batch.aggregates:
+            return True
         return aggregate_id in self.repository
 
     def position(self, tracking_name: str) -> int | None:
@@ -100,6 +157,7 @@ def postgres_environment(settings: ServiceSettings) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "5",
         "POSTGRES_LOCK_TIMEOUT": "5",
+        "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
     }
 
 

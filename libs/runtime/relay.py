@@ -57,8 +57,16 @@ class OutboxRelay:
         self.translate = translate
         self.schema = settings.database_schema
         self.is_leader = False
+        self._stored = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        application.on_recorded(self._wake)
+
+    def _wake(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stored.set)
 
     async def run(self, stopping: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         while not stopping.is_set():
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -92,14 +100,16 @@ class OutboxRelay:
         position = await self._load_position(connection)
         idle = self.settings.relay_poll_interval_ms / 1000
         while not stopping.is_set():
-            # When idle, poll gently; right after a batch, look again at once.
+            # Right after a batch, look again at once; when idle, wait until this
+            # process stores something, or poll (another replica's API may have).
+            self._stored.clear()
             notifications = await asyncio.to_thread(
                 self.application.recorder.select_notifications,
                 position, self.settings.relay_batch_size, None, (), inclusive_of_start=False,
             )
             if not notifications:
                 BACKLOG.labels(self.schema).set(0)
-                await _sleep_unless(stopping, idle)
+                await _wait_for_either(stopping, self._stored, idle)
                 continue
             await self._publish(notifications)
             position = notifications[-1].id
@@ -142,6 +152,14 @@ class OutboxRelay:
         PUBLISHED.labels(self.schema).inc(len(pending))
 
 
+
+
+async def _wait_for_either(stopping: asyncio.Event, stored: asyncio.Event,
+                           seconds: float) -> None:
+    waits = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(stored.wait())]
+    await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    for wait in waits:
+        wait.cancel()
 
 
 async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> None:

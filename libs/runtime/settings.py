@@ -30,6 +30,14 @@ class ServiceSettings(BaseSettings):
     # How often an event whose handling raised an unexpected error is retried before it
     # is dead-lettered, so a poison message never stops its partition.
     max_delivery_attempts: int = 5
+    # Most records a batching consumer applies in one transaction (when they are ready).
+    consumer_batch_size: int = 200
+    # Seconds between Kafka offset commits; what was applied is known from the database.
+    offset_commit_interval: float = 0.1
+    # Aggregates kept in memory between commands (brought up to date from the store
+    # before each use, copied so a refused command leaves no trace): loading a
+    # long-lived account then reads its new events only, not its whole history.
+    aggregate_cache_size: int = 10_000
     otel_exporter_otlp_endpoint: str | None = None
     log_level: str = "INFO"
 

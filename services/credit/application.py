@@ -77,10 +77,6 @@ class UnknownAccount(LookupError):
 
 class CreditApplication(ReceivablesApplication):
     name = "credit"
-    # An order decision reads the customer's account (and its group's) on the hot path:
-    # keep recent aggregates in memory. The repository fast-forwards a cached aggregate
-    # with any newer stored events, so another replica's writes are never missed.
-    env = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
     clock: Clock = SystemClock()
     default_policy: CreditPolicy = CreditPolicy()
 

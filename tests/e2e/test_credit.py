@@ -5,6 +5,7 @@ invoices, payments and matching settle, credit decides, each its own process."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import date
 
@@ -20,10 +21,10 @@ from libs.events import (
     OrderPlaced,
     OrderShipped,
 )
-from libs.events.topics import AR_CREDIT, AR_INVOICING
+from libs.events.topics import AR_CREDIT, AR_INVOICING, ERP_ORDERS, physical_topic
 from libs.runtime.publisher import EventPublisher
 from tests.conftest import eventually
-from tests.support.kafka_reader import wait_for_events
+from tests.support.kafka_reader import events_on, read_topic, wait_for_events
 from tests.support.processes import ServiceProcess, free_port
 
 TENANT = "e2e-credit"
@@ -138,3 +139,49 @@ async def test_two_customers_sharing_a_group_limit(platform, infrastructure,
                                                    credit_service) -> None:
     await hold_then_approve(platform, infrastructure, credit_service, "CUST-CG-A",
                             "CUST-CG-B", "/groups/CG-CUST-CG-A", group=True)
+
+
+async def test_a_burst_of_orders_with_a_malformed_one_among_them(
+        platform, infrastructure, credit_service) -> None:
+    """Credit applies what the broker has ready in one transaction: a burst of orders is
+    decided in order, each seeing the ones before it, once; the malformed record in the
+    middle is dead-lettered alone."""
+    kafka = infrastructure.kafka_bootstrap_servers
+    customer_id = "CUST-CR-BURST"
+    async with EventPublisher(kafka) as erp, httpx.AsyncClient(
+            base_url=credit_service.url) as client:
+        await erp.publish(CustomerUpserted(customer_id=customer_id, name="Burst BV",
+                                           currency="EUR", payment_terms_days=30), TENANT)
+        await set_limit(client, f"/customers/{customer_id}", "1000.00")
+        orders = [OrderPlaced(order_id=f"SO-BURST-{index:02d}", customer_id=customer_id,
+                              ordered_on=date.today(), currency="EUR",
+                              lines=order_lines("100.00")) for index in range(1, 16)]
+        headers = erp.record(orders[0], TENANT).headers
+        sends = [erp.send(erp.record(order, TENANT)) for order in orders[:7]]
+        sends.append(erp.send_raw(physical_topic(ERP_ORDERS), customer_id.encode(),
+                                  b'{"order_id": "SO-BURST-BAD", "lines": [', headers))
+        sends += [erp.send(erp.record(order, TENANT)) for order in orders[7:]]
+        await asyncio.gather(*sends)
+
+    decided = await wait_for_events(
+        kafka, AR_CREDIT, (OrderCreditApproved, OrderCreditHeld),  # type: ignore[arg-type]
+        lambda event: event.order_id.startswith("SO-BURST-"), count=len(orders))
+    await asyncio.sleep(1)  # time for a duplicate decision to show up, if there were one
+    decided = await events_on(
+        kafka, AR_CREDIT, (OrderCreditApproved, OrderCreditHeld),  # type: ignore[arg-type]
+        lambda event: event.order_id.startswith("SO-BURST-"))
+    outcome = {event.order_id: (type(event).__name__, str(event.exposure.amount))
+               for _, event in decided}
+    assert len(decided) == len(orders) == len(outcome)
+    # the limit of 1,000.00 fits ten approved orders of 100.00; the other five are held
+    assert [outcome[order.order_id][0] for order in orders] == (
+        ["OrderCreditApproved"] * 10 + ["OrderCreditHeld"] * 5)
+    assert outcome["SO-BURST-10"][1] == "1000.00"
+    def credits(records: list) -> list:  # invoicing reads the topic too, and refuses it
+        return [record for record in records if b"SO-BURST-BAD" in record.value
+                and dict(record.headers)["dlq_consumer"].startswith(b"credit")]
+
+    dead = await eventually(lambda: read_topic(kafka, f"{ERP_ORDERS}.dlq"),
+                            until=lambda records: bool(credits(records)))
+    [bad] = credits(dead)
+    assert "body is not JSON" in dict(bad.headers)["dlq_reason"].decode()

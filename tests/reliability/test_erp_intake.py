@@ -56,9 +56,11 @@ def of_customer(customer_id: str):  # noqa: ANN201
 
 
 async def dead_letters(kafka: str, topic: str, customer_id: str) -> list[str]:
+    """Invoicing's refusals (matching and credit read the ERP's topics too)."""
     return [dict(record.headers)["dlq_reason"].decode()
             for record in await read_topic(kafka, f"{topic}.dlq")
-            if record.key == customer_id.encode()]
+            if record.key == customer_id.encode()
+            and dict(record.headers)["dlq_consumer"].startswith(b"invoicing")]
 
 
 async def test_late_early_and_repeated_erp_events_give_exactly_the_expected_invoices(
