@@ -73,13 +73,14 @@ def case_view(case: DunningCase, dunning: DunningApplication) -> dict[str, Any]:
     return jsonable({
         "customer_id": case.customer_id, "name": case.name, "language": case.letter_language,
         "email": case.email, "segment": case.segment, "risk_class": case.risk_class,
+        "profile_sources": case.profile_sources(), "collector": case.collector,
         "policy": snapshot.policy, "broken_promises": case.broken_promises,
         "next_run_on": snapshot.next_run_on,
         "invoices": [{
             "invoice_id": invoice.invoice_id, "invoice_number": invoice.invoice_number,
-            "currency": invoice.currency, "total": invoice.total,
+            "kind": invoice.kind, "currency": invoice.currency, "total": invoice.total,
             "open_amount": invoice.open_amount, "due_date": invoice.due_date,
-            "level": invoice.level,
+            "level": invoice.level, "level_name": invoice.reached,
             "status": "settled" if invoice.is_settled else next_levels[invoice.invoice_id].status
             if invoice.invoice_id in next_levels else "credited",
             "settled_on": invoice.settled_on,
@@ -110,6 +111,7 @@ def worklist_entry(row: dict[str, Any], today: date) -> dict[str, Any] | None:
     return jsonable({
         "customer_id": snapshot.customer_id, "name": snapshot.name, "policy": snapshot.policy,
         "segment": snapshot.segment, "risk_class": snapshot.risk_class,
+        "collector": snapshot.collector,
         "priority": {"score": priority.score, "amount": priority.amount_points,
                      "age": priority.age_points, "risk": priority.risk_points,
                      "broken_promises": priority.broken_promise_points},
@@ -150,11 +152,15 @@ def dunning_router(dunning: DunningApplication, views: DunningViews, runner: Dun
 
     @router.get("/worklist", summary="Open cases, highest priority first, with the next action")
     async def worklist(as_of: date | None = Query(default=None, description="default today"),
+                       collector: str | None = Query(
+                           default=None, description="only the customers this collector "
+                                                     "chases (the customer master says who)"),
                        limit: int = Query(default=100, ge=1, le=10_000),
                        x_tenant: str | None = Header(default=None)) -> list[dict[str, Any]]:
         today = as_of or clock.today()
         rows = await fresh(views.store.cases, x_tenant or default_tenant)
-        entries = [entry for row in rows if (entry := worklist_entry(row, today)) is not None]
+        entries = [entry for row in rows if (entry := worklist_entry(row, today)) is not None
+                   and collector in (None, entry["collector"])]
         entries.sort(key=lambda entry: (-Decimal(entry["priority"]["score"]),
                                         -max((Decimal(line["amount"]) for line in entry["overdue"]),
                                              default=Decimal(0)), entry["customer_id"]))
@@ -167,7 +173,8 @@ def dunning_router(dunning: DunningApplication, views: DunningViews, runner: Dun
         return await _call(lambda: case_view(dunning.case(tenant, customer_id), dunning))
 
     @router.put("/customers/{customer_id}/profile",
-                summary="Segment and risk class: they choose the dunning policy")
+                summary="Override the segment and risk class that choose the dunning policy "
+                        "(left out: the customer master's and credit's; {} clears it)")
     async def set_profile(customer_id: str, command: SetProfile,
                           x_tenant: str | None = Header(default=None),
                           x_actor: str | None = Header(default=None)) -> dict[str, Any]:

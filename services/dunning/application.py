@@ -21,10 +21,12 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.events import (
+    ApplicationReversed,
     CaseEscalated,
     CreditApplied,
     CreditNoteIssued,
     CustomerUpserted,
+    DebitNoteIssued,
     DifferenceWrittenOff,
     DisputeOpened,
     DisputeResolved,
@@ -32,6 +34,7 @@ from libs.events import (
     DunningLevelRaised,
     Instalment,
     IntegrationEvent,
+    InvoiceAdjusted,
     InvoiceCancelled,
     InvoiceIssued,
     InvoiceWrittenOff,
@@ -41,6 +44,7 @@ from libs.events import (
     PromiseToPayBroken,
     PromiseToPayRecorded,
     ReminderSent,
+    RiskScoreChanged,
 )
 from libs.events.invoicing import FeeAssessed
 from libs.events.money import Amount, Currency
@@ -77,10 +81,15 @@ class _Command(BaseModel):
 
 
 class SetProfile(_Command):
-    """The customer's profile decides its dunning policy."""
+    """A collector's override of the profile that chooses the dunning policy. What is left
+    out (or null) is left to the customer master (segment, risk class) and credit's risk
+    score (risk class); an empty body clears the override."""
 
-    segment: str = Field(min_length=1, max_length=64, description="e.g. standard, key_account")
-    risk_class: Literal["unrated", "low", "medium", "high"] = "unrated"
+    segment: str | None = Field(default=None, min_length=1, max_length=64,
+                                description="e.g. standard, key_account")
+    risk_class: Literal["A", "B", "C", "D", "E", "unrated", "low", "medium", "high"] | None = \
+        Field(default=None, description="A (best) to E; the bands low (A, B), medium (C) and "
+                                        "high (D, E) are accepted too")
 
 
 class OpenDispute(_Command):
@@ -215,6 +224,19 @@ class DunningApplication(ReceivablesApplication):
         if case.contact_differs(master.name, master.language, master.email, master.country):
             case.change_contact(name=master.name, language=master.language, email=master.email,
                                 country=master.country, causation=causation.as_dict())
+        if case.master_profile_differs(master.segment, master.risk_class, master.collector):
+            case.change_master_profile(segment=master.segment, risk_class=master.risk_class,
+                                       collector=master.collector, causation=causation.as_dict())
+        self.record(tracking, case)
+
+    def score_risk(self, scored: RiskScoreChanged, causation: Causation,
+                   tracking: Tracking | None = None) -> None:
+        """Credit's class overrides the ERP's: the next step of every open invoice follows
+        the policy of the new class (letters already sent stay as they were)."""
+        case = self._case_or_new(scored.customer_id, causation)
+        if case.credit_risk_class != scored.risk_class:
+            case.score_risk_class(risk_class=scored.risk_class, score=scored.score,
+                                  scored_on=scored.scored_on, causation=causation.as_dict())
         self.record(tracking, case)
 
     def open_invoice(self, issued: InvoiceIssued, causation: Causation,
@@ -227,6 +249,42 @@ class DunningApplication(ReceivablesApplication):
                           currency=issued.total.currency, total=issued.total.amount,
                           issue_date=issued.issue_date, due_date=issued.due_date,
                           causation=causation.as_dict())
+        self.record(tracking, case)
+
+    def open_debit_note(self, note: DebitNoteIssued, causation: Causation,
+                        tracking: Tracking | None = None) -> None:
+        case = self._case_or_new(note.customer_id, causation)
+        if case.knows_invoice(note.debit_note_id):
+            self.record(tracking)
+            return
+        case.open_debit_note(debit_note_id=note.debit_note_id,
+                             debit_note_number=note.debit_note_number,
+                             currency=note.total.currency, total=note.total.amount,
+                             issue_date=note.issue_date, due_date=note.due_date,
+                             fee_kind=note.kind, causation=causation.as_dict())
+        self.record(tracking, case)
+
+    def adjust_invoice(self, adjusted: InvoiceAdjusted, causation: Causation,
+                       tracking: Tracking | None = None) -> None:
+        case = self._case_or_new(adjusted.customer_id, causation)
+        if case.has_applied(adjusted.adjustment_id) or not case.knows_invoice(adjusted.invoice_id):
+            self.record(tracking)  # not an invoice dunning chases (never opened, or zero)
+            return
+        case.adjust_invoice(adjustment_id=adjusted.adjustment_id, invoice_id=adjusted.invoice_id,
+                            amount=adjusted.amount.amount, adjusted_on=adjusted.adjusted_on,
+                            causation=causation.as_dict())
+        self.record(tracking, case)
+
+    def reverse_application(self, reversed_: ApplicationReversed, causation: Causation,
+                            tracking: Tracking | None = None) -> None:
+        """A payment, write-off or credit use undone: the invoice is owed again and dunning
+        resumes it. A reversed deduction settled nothing dunning saw."""
+        case = self._case_or_new(reversed_.customer_id, causation)
+        if not case.can_reverse(reversed_.application_id):
+            self.record(tracking)
+            return
+        case.reverse_application(application_id=reversed_.application_id,
+                                 reversed_on=reversed_.reversed_on, causation=causation.as_dict())
         self.record(tracking, case)
 
     def apply_payment(self, applied: PaymentApplied, causation: Causation,
@@ -258,10 +316,12 @@ class DunningApplication(ReceivablesApplication):
     # --- commands from collectors -----------------------------------------------------
 
     def set_profile(self, customer_id: str, command: SetProfile, causation: Causation) -> DunningCase:
+        risk_class = None if command.risk_class == "unrated" else command.risk_class
+
         def change() -> DunningCase:
             case = self._case_or_new(customer_id, causation)
-            if (case.segment, case.risk_class) != (command.segment, command.risk_class):
-                case.change_profile(segment=command.segment, risk_class=command.risk_class,
+            if (case.override_segment, case.override_risk_class) != (command.segment, risk_class):
+                case.change_profile(segment=command.segment, risk_class=risk_class,
                                     causation=causation.as_dict())
             self.record(None, case)
             return case
@@ -360,7 +420,7 @@ class DunningApplication(ReceivablesApplication):
                     fees=[fee.as_dict() for fee in planned.fees], causation=cause)
                 outcome.letters.append(letter_id)
             if plan.escalation:
-                level = plan.policy.after(plan.escalation[0].level)
+                level = plan.escalation_level
                 assert level is not None and level.action is Action.ESCALATION
                 case.escalate(
                     customer_id=case.customer_id, escalation_id=case.escalation_id(on),

@@ -30,7 +30,16 @@ from libs.runtime.ids import stable_id
 ZERO = Decimal(0)
 LANGUAGES = ("en", "fr", "nl", "de")
 DISPUTE_REASONS = ("price", "quantity", "damaged", "not_received", "duplicate", "other")
-RISK_CLASSES = ("unrated", "low", "medium", "high")
+RISK_CLASSES = ("A", "B", "C", "D", "E")
+"""The customer master's and credit's classes, A (best) to E."""
+# What a class means to dunning. The collectors' API first spoke in bands (and older
+# stored events still do), so a band is accepted wherever a class is.
+RISK_BANDS = {"A": "low", "B": "low", "C": "medium", "D": "high", "E": "high",
+              "low": "low", "medium": "medium", "high": "high", "unrated": "unrated"}
+
+
+def risk_band(risk_class: str) -> str:
+    return RISK_BANDS.get(risk_class, "unrated")
 
 
 class DunningError(ValueError):
@@ -215,12 +224,41 @@ def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
+def segment_key(segment: str) -> str:
+    """ERPs write 'Key Account', 'key-account' or 'key_account' for the same segment."""
+    return "_".join(segment.replace("-", " ").lower().split())
+
+
 def choose_policy(segment: str, risk_class: str, settings: TenantSettings) -> DunningPolicy:
-    """High risk goes fastest; otherwise the customer's segment decides; else standard."""
-    if risk_class == "high" and settings.policy_for_high_risk in POLICIES:
+    """High risk (class D or E) goes fastest; otherwise the customer's segment decides;
+    else standard."""
+    if risk_band(risk_class) == "high" and settings.policy_for_high_risk in POLICIES:
         return POLICIES[settings.policy_for_high_risk]
-    name = dict(settings.policy_by_segment).get(segment, STANDARD.name)
-    return POLICIES.get(name, STANDARD)
+    by_segment = {segment_key(name): policy for name, policy in settings.policy_by_segment}
+    return POLICIES.get(by_segment.get(segment_key(segment), STANDARD.name), STANDARD)
+
+
+ACTION_ORDER = tuple(Action)
+
+
+def standing_in(policy: DunningPolicy, reached: str | None, reached_action: str | None,
+                level: int) -> int:
+    """The level number, in `policy`, of an invoice that last reached the level named
+    `reached` (perhaps under another policy: the customer's class or segment changed).
+
+    The same name means the same step. A step the policy does not have counts as the
+    policy's last step of no later stage: a second letter under the standard policy
+    stands at the high-risk policy's first letter, whose next step is its final notice.
+    Letters already sent are never re-sent or taken back; only the next step changes.
+    """
+    if reached is None or reached_action is None:
+        return level
+    for step in policy.levels:
+        if step.name == reached:
+            return step.number
+    stage = ACTION_ORDER.index(Action(reached_action))
+    return max((step.number for step in policy.levels
+                if ACTION_ORDER.index(step.action) <= stage), default=0)
 
 
 # --- money ---------------------------------------------------------------------------
@@ -339,8 +377,13 @@ def assess_fees(invoice: InvoiceState, level: DunningLevel, on: date,
     through `on`, rounded, less what earlier letters already charged, so the charges add
     up to exactly the rounded total whatever the number of letters. The recovery
     indemnity is charged once per invoice.
+
+    A debit note (a fee billed earlier) is chased without fees: interest on interest and
+    a second indemnity for the same late invoice would charge the customer twice.
     """
     fees: list[Fee] = []
+    if invoice.kind == DEBIT_NOTE:
+        return fees
     currency = invoice.currency
     if FeeRule.STATUTORY_INTEREST in level.fees and settings.statutory_interest:
         principal = invoice.total - invoice.expected_credit
@@ -394,8 +437,13 @@ def _interest_explanation(periods: list[InterestPeriod], first_day: date, curren
 # --- the state of one invoice --------------------------------------------------------
 
 
+INVOICE, DEBIT_NOTE = "invoice", "debit_note"
+
+
 @dataclass
 class InvoiceState:
+    """An open item dunning chases: an invoice, or a debit note billing a fee."""
+
     invoice_id: str
     invoice_number: str
     currency: str
@@ -404,7 +452,11 @@ class InvoiceState:
     due_date: date
     open_amount: Decimal
     payment_dates: list[tuple[date, Decimal]] = field(default_factory=list)
+    kind: str = INVOICE
     level: int = 0
+    """The number of the last level reached, in the policy of that day."""
+    reached: str | None = None
+    reached_action: str | None = None
     anchor: date | None = None
     due_override: date | None = None
     disputes: list[str] = field(default_factory=list)
@@ -441,8 +493,11 @@ class InvoiceState:
         return (self.dunnable_amount > 0 and not self.is_settled and self.escalated_on is None
                 and not self.is_paused)
 
+    def standing_in(self, policy: DunningPolicy) -> int:
+        return standing_in(policy, self.reached, self.reached_action, self.level)
+
     def next_level_due_on(self, policy: DunningPolicy) -> tuple[DunningLevel, date] | None:
-        following = policy.after(self.level)
+        following = policy.after(self.standing_in(policy))
         if following is None:
             return None
         assert self.anchor is not None
@@ -465,6 +520,19 @@ class InvoiceState:
         if counted > 0:
             self.anchor += timedelta(days=counted)
         self.paused_since = None
+
+    def settle_or_reopen(self, on: date) -> None:
+        """Settled when nothing is left; owed again after it was settled (a reversed
+        payment, an adjustment up): dunning takes it up at the level it had reached, the
+        next step counted from `on`, not from a letter sent before it was settled."""
+        if self.open_amount <= 0:
+            if self.settled_on is None:
+                self.settled_on = on
+        elif self.settled_on is not None:
+            self.settled_on = None
+            assert self.anchor is not None
+            self.anchor = max(self.anchor, on)
+            self.due_override = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"invoice_id": self.invoice_id, "invoice_number": self.invoice_number,
@@ -543,6 +611,7 @@ class CasePlan:
     policy: DunningPolicy
     letters: tuple[PlannedLetter, ...] = ()
     escalation: tuple[InvoiceState, ...] = ()
+    escalation_level: DunningLevel | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -585,11 +654,17 @@ class DunningCase(Aggregate):
         self.email: str | None = None
         self.country: str | None = None
         self.has_master_data = False
-        self.segment = "standard"
-        self.risk_class = "unrated"
+        # The profile that chooses the policy, from three sources (see `segment`).
+        self.master_segment: str | None = None
+        self.master_risk_class: str | None = None
+        self.collector: str | None = None
+        self.credit_risk_class: str | None = None
+        self.override_segment: str | None = None
+        self.override_risk_class: str | None = None
         self.invoices: dict[str, InvoiceState] = {}
         self.early_payments: dict[str, list[dict[str, Any]]] = {}
         self.application_ids: list[str] = []
+        self.applications: dict[str, tuple[str, Decimal, date]] = {}
         self.letters: dict[str, LetterState] = {}
         self.disputes: dict[str, DisputeState] = {}
         self.promises: dict[str, PromiseState] = {}
@@ -610,8 +685,49 @@ class DunningCase(Aggregate):
         self.name, self.language, self.email, self.country = name, language, email, country
 
     @event("ProfileChanged", topic="dunning.DunningCase.ProfileChanged")
-    def change_profile(self, segment: str, risk_class: str, causation: dict[str, Any]) -> None:
-        self.segment, self.risk_class = segment, risk_class
+    def change_profile(self, segment: str | None, risk_class: str | None,
+                       causation: dict[str, Any]) -> None:
+        """A collector's override; None leaves the customer master and credit to decide.
+        (Before overrides could be partial, "unrated" meant the collector did not say.)"""
+        self.override_segment = segment
+        self.override_risk_class = None if risk_class == "unrated" else risk_class
+
+    def master_profile_differs(self, segment: str | None, risk_class: str | None,
+                               collector: str | None) -> bool:
+        return (segment, risk_class, collector) != (
+            self.master_segment, self.master_risk_class, self.collector)
+
+    @event("MasterProfileChanged", topic="dunning.DunningCase.MasterProfileChanged")
+    def change_master_profile(self, segment: str | None, risk_class: str | None,
+                              collector: str | None, causation: dict[str, Any]) -> None:
+        """The ERP's segment, risk class and collector, as its latest upsert says."""
+        self.master_segment, self.master_risk_class = segment, risk_class
+        self.collector = collector
+
+    @event("RiskClassScored", topic="dunning.DunningCase.RiskClassScored")
+    def score_risk_class(self, risk_class: str, score: Decimal, scored_on: date,
+                         causation: dict[str, Any]) -> None:
+        self.credit_risk_class = risk_class
+
+    @property
+    def segment(self) -> str:
+        """The most specific source that says: a collector's override, then the ERP."""
+        return self.override_segment or self.master_segment or "standard"
+
+    @property
+    def risk_class(self) -> str:
+        """A collector's override, then credit's score (it follows payment behaviour day
+        by day), then the ERP's own class, else unrated."""
+        return (self.override_risk_class or self.credit_risk_class or self.master_risk_class
+                or "unrated")
+
+    def profile_sources(self) -> dict[str, str]:
+        segment = ("collector" if self.override_segment else
+                   "customer_master" if self.master_segment else "default")
+        risk = ("collector" if self.override_risk_class else
+                "credit" if self.credit_risk_class else
+                "customer_master" if self.master_risk_class else "default")
+        return {"segment": segment, "risk_class": risk}
 
     @property
     def letter_language(self) -> str:
@@ -633,8 +749,58 @@ class DunningCase(Aggregate):
         for payment in self.early_payments.pop(invoice_id, []):
             self._settle(invoice, payment["amount"], payment["applied_on"])
 
+    @event("DebitNoteOpened", topic="dunning.DunningCase.DebitNoteOpened")
+    def open_debit_note(self, debit_note_id: str, debit_note_number: str, currency: str,
+                        total: Decimal, issue_date: date, due_date: date, fee_kind: str,
+                        causation: dict[str, Any]) -> None:
+        """A fee billed is a receivable of its own: chased like an invoice once overdue."""
+        note = InvoiceState(invoice_id=debit_note_id, invoice_number=debit_note_number,
+                            currency=currency, total=total, issue_date=issue_date,
+                            due_date=due_date, open_amount=total, kind=DEBIT_NOTE)
+        self.invoices[debit_note_id] = note
+        for payment in self.early_payments.pop(debit_note_id, []):
+            self._settle(note, payment["amount"], payment["applied_on"])
+
     def has_applied(self, application_id: str) -> bool:
         return application_id in self.application_ids
+
+    @event("InvoiceAdjusted", topic="dunning.DunningCase.InvoiceAdjusted")
+    def adjust_invoice(self, adjustment_id: str, invoice_id: str, amount: Decimal,
+                       adjusted_on: date, causation: dict[str, Any]) -> None:
+        """The invoice was corrected: the next letter shows the new amount; corrected to
+        nothing, it is no longer chased. The correction changes the principal itself
+        (the invoice was wrong from the start), so interest follows the new amount."""
+        self.application_ids.append(adjustment_id)
+        invoice = self.invoices[invoice_id]
+        invoice.total += amount
+        invoice.open_amount += amount
+        invoice.settle_or_reopen(adjusted_on)
+
+    def reversal_id(self, application_id: str) -> str:
+        return f"reversed:{application_id}"
+
+    def can_reverse(self, application_id: str) -> bool:
+        return (application_id in self.applications
+                and self.reversal_id(application_id) not in self.application_ids)
+
+    @event("ApplicationReversed", topic="dunning.DunningCase.ApplicationReversed")
+    def reverse_application(self, application_id: str, reversed_on: date,
+                            causation: dict[str, Any]) -> None:
+        """What a payment (or a write-off, or a credit) settled is owed again: the payment
+        came back or was unmatched. Interest runs as if it had never been paid."""
+        self.application_ids.append(self.reversal_id(application_id))
+        invoice_id, amount, applied_on = self.applications[application_id]
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None:  # reversed before its invoice arrived
+            early = self.early_payments.get(invoice_id, [])
+            early.remove({"amount": amount, "applied_on": applied_on})
+            return
+        invoice.open_amount += amount
+        invoice.payment_dates.remove((applied_on, amount))
+        for promise in self.promises.values():
+            if promise.status == "active" and invoice_id in promise.invoice_ids:
+                promise.received -= amount
+        invoice.settle_or_reopen(reversed_on)
 
     def apply_payment(self, application_id: str, invoice_id: str, amount: Decimal,
                       currency: str, applied_on: date, causation: dict[str, Any]) -> None:
@@ -651,6 +817,7 @@ class DunningCase(Aggregate):
     def _payment_applied(self, application_id: str, invoice_id: str, amount: Decimal,
                          currency: str, applied_on: date, causation: dict[str, Any]) -> None:
         self.application_ids.append(application_id)
+        self.applications[application_id] = (invoice_id, amount, applied_on)
         invoice = self.invoices.get(invoice_id)
         if invoice is None:
             self.early_payments.setdefault(invoice_id, []).append(
@@ -665,8 +832,7 @@ class DunningCase(Aggregate):
     def _settle(invoice: InvoiceState, amount: Decimal, applied_on: date) -> None:
         invoice.open_amount -= amount
         invoice.payment_dates.append((applied_on, amount))
-        if invoice.open_amount <= 0 and invoice.settled_on is None:
-            invoice.settled_on = applied_on
+        invoice.settle_or_reopen(applied_on)
 
     def invoice_by_number(self, invoice_number: str) -> InvoiceState:
         for invoice in self.invoices.values():
@@ -720,16 +886,16 @@ class DunningCase(Aggregate):
             following = invoice.next_level_due_on(policy)
             if following is not None and following[1] <= on:
                 by_level.setdefault(following[0].number, []).append(_copy(invoice))
-        letters, escalation = [], ()
+        letters, escalation, escalation_level = [], (), None
         for number, invoices in sorted(by_level.items()):
             invoices.sort(key=lambda invoice: (invoice.due_date, invoice.invoice_number))
             level = policy.level(number)
             if level.action is Action.ESCALATION:
-                escalation = tuple(invoices)
+                escalation, escalation_level = tuple(invoices), level
                 continue
             fees = tuple(fee for invoice in invoices for fee in assess_fees(invoice, level, on, settings))
             letters.append(PlannedLetter(level, tuple(invoices), fees))
-        return CasePlan(policy, tuple(letters), escalation)
+        return CasePlan(policy, tuple(letters), escalation, escalation_level)
 
     def letter_id(self, level: int, on: date) -> str:
         """One letter per customer, level and day: a retried run finds it already issued."""
@@ -745,7 +911,7 @@ class DunningCase(Aggregate):
         """The letter exactly as sent, the levels it raises and the fees it charges."""
         for listed in invoices:
             invoice = self.invoices[listed["invoice_id"]]
-            invoice.level = level
+            invoice.level, invoice.reached, invoice.reached_action = level, level_name, action
             invoice.anchor = issued_on
             invoice.due_override = None
         for fee in fees:
@@ -770,7 +936,8 @@ class DunningCase(Aggregate):
                  causation: dict[str, Any]) -> None:
         for listed in invoices:
             invoice = self.invoices[listed["invoice_id"]]
-            invoice.level = level
+            invoice.level, invoice.reached = level, "escalation"
+            invoice.reached_action = Action.ESCALATION.value
             invoice.escalated_on = escalated_on
         self.escalations.append({"escalation_id": escalation_id, "escalated_on": escalated_on,
                                  "partner_kind": partner_kind, "partner_name": partner_name,
@@ -993,8 +1160,7 @@ class DunningCase(Aggregate):
             invoices.append(InvoiceSnapshot(
                 invoice_id=invoice.invoice_id, invoice_number=invoice.invoice_number,
                 currency=invoice.currency, open_amount=invoice.dunnable_amount,
-                due_date=invoice.due_date, level=invoice.level,
-                level_name=policy.level(invoice.level).name if 0 < invoice.level <= len(policy.levels) else None,
+                due_date=invoice.due_date, level=invoice.level, level_name=invoice.reached,
                 status=("escalated" if invoice.escalated_on else "disputed" if invoice.disputes
                         else "promised" if invoice.promise_id else "on_schedule"),
                 next_level=following[0].name if following else None,
@@ -1018,7 +1184,8 @@ class DunningCase(Aggregate):
             email=self.email, segment=self.segment, risk_class=self.risk_class,
             policy=policy.name, broken_promises=self.broken_promises,
             invoices=tuple(invoices), promise_checks=tuple(promise_checks),
-            open_disputes=tuple(open_disputes), failed_letters=tuple(failed_letters))
+            open_disputes=tuple(open_disputes), failed_letters=tuple(failed_letters),
+            collector=self.collector)
 
 
 # --- the worklist ----------------------------------------------------------------------
@@ -1056,6 +1223,7 @@ class CaseSnapshot:
     promise_checks: tuple[tuple[str, date, date, Decimal, str], ...]
     open_disputes: tuple[tuple[str, str, date], ...]
     failed_letters: tuple[tuple[str, str, date, str], ...]
+    collector: str | None = None
 
     @property
     def next_run_on(self) -> date | None:
@@ -1132,7 +1300,7 @@ def collection_priority(amount_overdue: Decimal, oldest_days_past_due: int, risk
       10,000 -> 20.04), at most 40; amounts in different currencies are not converted
       (the platform has no rates yet), the largest one counts;
     - age: one point per 3 days past due of the oldest invoice, at most 30;
-    - risk: unrated 5, low 0, medium 10, high 20;
+    - risk: unrated 5, low (A, B) 0, medium (C) 10, high (D, E) 20;
     - broken promises: 15 each, at most 30.
     """
     amount_points = Decimal(0)
@@ -1140,7 +1308,7 @@ def collection_priority(amount_overdue: Decimal, oldest_days_past_due: int, risk
         amount_points = min(Decimal(40), (10 * (1 + amount_overdue / 100).log10()).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_UP))
     age_points = min(Decimal(30), (Decimal(oldest_days_past_due) / 3).quantize(Decimal("0.01")))
-    risk_points = RISK_POINTS.get(risk_class, RISK_POINTS["unrated"])
+    risk_points = RISK_POINTS[risk_band(risk_class)]
     broken_promise_points = Decimal(min(30, 15 * broken_promises))
     return Priority(amount_points + age_points + risk_points + broken_promise_points,
                     amount_points, age_points, risk_points, broken_promise_points)

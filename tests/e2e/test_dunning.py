@@ -22,8 +22,10 @@ import httpx
 import pytest
 
 from libs.events import (
+    ApplicationReversed,
     CaseEscalated,
     CustomerUpserted,
+    DebitNoteIssued,
     DisputeOpened,
     DisputeResolved,
     LateFeeAssessed,
@@ -32,8 +34,10 @@ from libs.events import (
     OrderShipped,
     PromiseToPayBroken,
     ReminderSent,
+    RiskScoreChanged,
 )
-from libs.events.topics import AR_DUNNING
+from libs.events.credit import RiskReason
+from libs.events.topics import AR_DUNNING, AR_INVOICING, AR_MATCHING
 from libs.runtime.publisher import EventPublisher
 from tests.conftest import eventually
 from tests.support.infrastructure import ROOT
@@ -46,6 +50,12 @@ DUE = SHIPPED + timedelta(days=30)  # net 30: 2026-02-01
 
 def day(offset: int) -> date:
     return DUE + timedelta(days=offset)
+
+
+# The fees a letter charges come back from invoicing as debit notes (DN-...), which are
+# dunned in their turn, on a timing that depends on when invoicing's events arrive: a
+# test about an invoice's letters looks at the letters about invoices (INV-...).
+INVOICES, DEBIT_NOTES = "INV-", "DN-"
 
 
 # --- the mail server and the dunning process ----------------------------------------------
@@ -67,10 +77,12 @@ class MailServer:
                 time.sleep(0.1)
         raise TimeoutError("the SMTP server did not start")
 
-    def emails_to(self, recipient: str) -> list[EmailMessage]:
+    def emails_to(self, recipient: str, about: str = INVOICES) -> list[EmailMessage]:
+        """The emails about documents numbered `about`... (see `letters_of`)."""
         messages = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
                     for path in sorted(self.folder.glob("*.eml"), key=lambda path: int(path.stem))]
-        return [message for message in messages if message["To"] == recipient]  # type: ignore[misc]
+        return [message for message in messages  # type: ignore[misc]
+                if message["To"] == recipient and about in message["Subject"]]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -102,11 +114,14 @@ def dunning(platform, infrastructure, mail_server: MailServer) -> Iterator[Servi
 
 async def customer_ships(kafka: str, tenant: str, customer_id: str, email_address: str,
                          amounts: list[str], language: str = "fr",
-                         shipped_on: list[date] | None = None) -> None:
+                         shipped_on: list[date] | None = None, **profile: str) -> None:
+    """The ERP's customer master (with `segment`, `risk_class`, `collector` if given) and
+    one shipment per amount."""
     async with EventPublisher(kafka) as erp:
         await erp.publish(CustomerUpserted(customer_id=customer_id, name="Brasserie du Port",
                                            currency="EUR", payment_terms_days=30,
-                                           language=language, email=email_address), tenant)
+                                           language=language, email=email_address, **profile),
+                          tenant)
         for index, amount in enumerate(amounts):
             await erp.publish(OrderShipped(
                 order_id=f"SO-{customer_id}-{index + 1}", shipment_id="SH-1",
@@ -145,15 +160,32 @@ async def api(service: ServiceProcess, tenant: str, method: str, path: str, **op
                                     **options)
 
 
-async def letters_of(service: ServiceProcess, tenant: str, customer_id: str) -> list[tuple[str, str, list[str]]]:
+def numbers_in(letter: dict, about: str) -> list[str]:
+    return [listed["invoice_number"] for listed in letter["invoices"]
+            if listed["invoice_number"].startswith(about)]
+
+
+async def archived_letters(service: ServiceProcess, tenant: str, customer_id: str,
+                           about: str = INVOICES) -> list[dict]:
+    """The letters listing documents numbered `about`... (a letter lists every document
+    at its level that day, so a reminder may list invoices and debit notes alike)."""
     response = await api(service, tenant, "GET", "/letters", params={"customer_id": customer_id})
-    return [(letter["issued_on"], letter["level_name"],
-             [listed["invoice_number"] for listed in letter["invoices"]])
-            for letter in response.json()]
+    return [letter for letter in response.json() if numbers_in(letter, about)]
+
+
+async def letters_of(service: ServiceProcess, tenant: str, customer_id: str,
+                     about: str = INVOICES) -> list[tuple[str, str, list[str]]]:
+    return [(letter["issued_on"], letter["level_name"], numbers_in(letter, about))
+            for letter in await archived_letters(service, tenant, customer_id, about)]
 
 
 def of(customer_id: str):  # noqa: ANN201
     return lambda event: event.customer_id == customer_id
+
+
+def about_invoices_of(customer_id: str):  # noqa: ANN201
+    return lambda event: event.customer_id == customer_id and any(
+        listed.invoice_number.startswith(INVOICES) for listed in event.invoices)
 
 
 # --- the whole default process ----------------------------------------------------------------
@@ -185,14 +217,14 @@ async def test_an_unpaid_invoice_is_reminded_dunned_in_french_and_handed_over(
     assert "Intérêts de retard : 2,36 EUR (7 jours au taux annuel de 10,15 %" in first_letter
     assert "Indemnité forfaitaire pour frais de recouvrement : 40,00 EUR" in first_letter
     assert "total à payer : 1\u202f252,36 EUR" in first_letter
-    archived = (await api(dunning, tenant, "GET", "/letters",
-                          params={"customer_id": customer})).json()
+    archived = await archived_letters(dunning, tenant, customer)
     assert [letter["status"] for letter in archived] == ["delivered"] * 4
     assert archived[1]["body"] == first_letter  # the archive holds exactly what was sent
     assert emails[1]["Message-ID"] == f"<{archived[1]['letter_id']}@dunning.receivables>"
     assert archived[1]["server_reply"].startswith("250 OK queued as")
 
-    reminders = await wait_for_events(kafka, AR_DUNNING, ReminderSent, of(customer), count=4)
+    reminders = await wait_for_events(kafka, AR_DUNNING, ReminderSent,
+                                      about_invoices_of(customer), count=4)
     assert [event.level_name for _, event in reminders] == [
         "reminder", "first_letter", "second_letter", "final_notice"]
     assert {dict(record.headers)["tenant"] for record, _ in reminders} == {tenant.encode()}
@@ -224,7 +256,7 @@ async def test_a_payment_between_two_levels_stops_every_letter_after_it(
                             until=lambda found: found["invoices"][0]["status"] == "settled")
     assert case["invoices"][0]["settled_on"] == day(10).isoformat()
     for on in (day(21), day(35), day(49), day(90)):
-        assert (await run(dunning, tenant, on))["letters"] == []
+        await run(dunning, tenant, on)
 
     assert [name for _, name, _ in await letters_of(dunning, tenant, customer)] == [
         "reminder", "first_letter"]
@@ -338,6 +370,127 @@ async def test_a_refused_recipient_is_recorded_and_shown_to_the_collector(
     [entry] = (await api(dunning, tenant, "GET", "/worklist",
                          params={"as_of": day(1).isoformat()})).json()
     assert entry["next_action"]["code"] == "fix_contact"
+
+
+# --- what changes what is owed, and who decides the policy --------------------------------------
+
+
+async def test_the_customer_master_and_credits_risk_score_choose_the_policy(
+        dunning: ServiceProcess, infrastructure) -> None:  # noqa: ANN001
+    tenant, customer = "dunning-e2e-6", "CUST-DUN-6"
+    kafka = infrastructure.kafka_bootstrap_servers
+    await customer_ships(kafka, tenant, customer, "ap@key.example", ["1000.00"], language="en",
+                         segment="key-account", risk_class="B", collector="anna")
+    case = await invoices_known(dunning, tenant, customer, 1)
+    assert (case["policy"], case["collector"]) == ("key_account", "anna")
+    for offset in (0, 2, 3):
+        await run(dunning, tenant, day(offset))
+    assert await letters_of(dunning, tenant, customer) == [
+        ("2026-02-04", "reminder", ["INV-000001"])]          # a key account: 3 days' grace
+
+    async with EventPublisher(kafka, source="receivables/credit") as credit:
+        await credit.publish(RiskScoreChanged(
+            customer_id=customer, score="74", risk_class="D", previous_score="22",
+            previous_class="B", internal_score="74", scored_on=day(4),
+            reasons=(RiskReason(factor="days_beyond_terms", points="52",
+                                explanation="pays 40 days beyond terms lately"),)), tenant)
+    case = await eventually(lambda: case_of(dunning, tenant, customer),
+                            until=lambda found: found["policy"] == "high_risk")
+    assert case["profile_sources"] == {"segment": "customer_master", "risk_class": "credit"}
+    for offset in (5, 6, 13):
+        await run(dunning, tenant, day(offset))
+
+    # High risk from the next step on: the first letter 3 days after the reminder (a key
+    # account would wait 14), the final notice 7 days later, no second letter.
+    assert await letters_of(dunning, tenant, customer) == [
+        ("2026-02-04", "reminder", ["INV-000001"]),
+        ("2026-02-07", "first_letter", ["INV-000001"]),
+        ("2026-02-14", "final_notice", ["INV-000001"])]
+    mine = (await api(dunning, tenant, "GET", "/worklist",
+                      params={"collector": "anna", "as_of": day(13).isoformat()})).json()
+    assert [(entry["customer_id"], entry["risk_class"]) for entry in mine] == [(customer, "D")]
+
+
+async def test_a_fee_billed_by_invoicing_is_dunned_as_a_debit_note_once_overdue(
+        dunning: ServiceProcess, platform, infrastructure) -> None:  # noqa: ANN001
+    tenant, customer = "dunning-e2e-7", "CUST-DUN-7"
+    kafka = infrastructure.kafka_bootstrap_servers
+    await customer_ships(kafka, tenant, customer, "ap@fees.example", ["1000.00"], language="en")
+    await invoices_known(dunning, tenant, customer, 1)
+    await run(dunning, tenant, day(0))
+    await run(dunning, tenant, day(7))  # first letter: interest 2.36 and the EUR 40 indemnity
+
+    notes = await wait_for_events(kafka, AR_INVOICING, DebitNoteIssued, of(customer), count=2)
+    assert sorted(note.total for _, note in notes) == [Money.of("2.36", "EUR"),
+                                                       Money.of("40.00", "EUR")]
+    assert {note.due_date for _, note in notes} == {day(14)}  # the letter's pay-by date
+    case = await invoices_known(dunning, tenant, customer, 3)
+    assert sorted(item["kind"] for item in case["invoices"]) == ["debit_note", "debit_note",
+                                                                 "invoice"]
+    numbers = sorted(note.debit_note_number for _, note in notes)
+    await run(dunning, tenant, day(13))
+    await run(dunning, tenant, day(14))
+
+    assert await letters_of(dunning, tenant, customer, about=DEBIT_NOTES) == [
+        (day(14).isoformat(), "reminder", numbers)]
+    fees = await events_on(kafka, AR_DUNNING, LateFeeAssessed, of(customer))
+    assert {event.invoice_number for _, event in fees} == {"INV-000001"}  # none on the notes
+
+
+async def test_an_adjusted_invoice_paid_then_unmatched_is_dunned_again_from_the_reversal(
+        dunning: ServiceProcess, platform, infrastructure) -> None:  # noqa: ANN001
+    tenant, customer = "dunning-e2e-8", "CUST-DUN-8"
+    kafka = infrastructure.kafka_bootstrap_servers
+    headers = {"X-Tenant": tenant, "X-Actor": "clerk:bob"}
+    await customer_ships(kafka, tenant, customer, "ap@adjusted.example", ["1000.00"],
+                         language="en")
+    await invoices_known(dunning, tenant, customer, 1)
+    await run(dunning, tenant, day(0))
+    async with httpx.AsyncClient(timeout=30) as client:
+        adjusted = await client.post(
+            f"{platform['invoicing'].url}/invoices/INV-000001/adjustments", headers=headers,
+            json={"net_amount": "-200.00", "tax_amount": "-42.00",
+                  "reason": "agreed volume discount"})
+        assert adjusted.status_code == 201, adjusted.text
+    await eventually(lambda: case_of(dunning, tenant, customer),
+                     until=lambda found: found["invoices"][0]["open_amount"] == "968.00")
+
+    await run(dunning, tenant, day(7))
+    [_, first_letter] = [event for _, event in await wait_for_events(
+        kafka, AR_DUNNING, ReminderSent, about_invoices_of(customer), count=2)]
+    assert first_letter.invoices[0].open_amount == Money.of("968.00", "EUR")
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        paid = await client.post(f"{platform['payments'].url}/payments", headers=headers,
+                                 json={"reference": "BANK-DUN-8", "amount": "968.00",
+                                       "currency": "EUR", "value_date": day(10).isoformat(),
+                                       "remittance_text": "INV-000001"})
+        assert paid.status_code == 201, paid.text
+        await eventually(lambda: case_of(dunning, tenant, customer),
+                         until=lambda found: found["invoices"][0]["status"] == "settled")
+        unmatched = await client.post(
+            f"{platform['matching'].url}/payments/{paid.json()['payment_id']}/unmatch",
+            headers=headers, json={"actor": "collector:anna",
+                                   "reason": "the payer paid for a sister company"})
+        assert unmatched.status_code == 200, unmatched.text
+    [(_, reversed_)] = await wait_for_events(kafka, AR_MATCHING, ApplicationReversed,
+                                             of(customer))
+    case = await eventually(lambda: case_of(dunning, tenant, customer),
+                            until=lambda found: found["invoices"][0]["status"] != "settled")
+    reopened = case["invoices"][0]
+    assert (reopened["open_amount"], reopened["level_name"], reopened["next_level"],
+            reopened["next_level_due_on"]) == (
+        "968.00", "first_letter", "second_letter",
+        (reversed_.reversed_on + timedelta(days=14)).isoformat())
+    worklist = (await api(dunning, tenant, "GET", "/worklist",
+                          params={"as_of": reversed_.reversed_on.isoformat()})).json()
+    assert [entry["customer_id"] for entry in worklist] == [customer]
+
+    for offset in (13, 14):
+        await run(dunning, tenant, reversed_.reversed_on + timedelta(days=offset))
+    assert [(issued_on, name) for issued_on, name, _ in await letters_of(dunning, tenant, customer)] == [
+        (day(0).isoformat(), "reminder"), (day(7).isoformat(), "first_letter"),
+        ((reversed_.reversed_on + timedelta(days=14)).isoformat(), "second_letter")]
 
 
 async def _async(function, *args):  # noqa: ANN001, ANN202

@@ -171,3 +171,34 @@ def test_settings_naming_an_unknown_policy_are_refused(api: TestClient) -> None:
     assert response.status_code == 422
     assert "unknown policy gentle" in response.text
     assert api.get("/settings").json()["policy_by_segment"] == {"key_account": "key_account"}
+
+
+def test_a_collector_sees_the_customers_the_customer_master_gives_them(
+        dunning: Dunning, api: TestClient) -> None:
+    dunning.customer("C-1", collector="anna")
+    dunning.customer("C-2", collector="bob")
+    dunning.invoice("INV-000001", "500.00", due=date(2026, 2, 20), customer_id="C-1")
+    dunning.invoice("INV-000002", "900.00", due=date(2026, 2, 20), customer_id="C-2")
+
+    mine = api.get("/worklist", params={"collector": "anna"}).json()
+
+    assert [(entry["customer_id"], entry["collector"]) for entry in mine] == [("C-1", "anna")]
+    assert len(api.get("/worklist").json()) == 2
+
+
+def test_a_collectors_profile_override_wins_until_withdrawn(dunning: Dunning, api: TestClient) -> None:
+    dunning.customer(segment="key_account", risk_class="B")
+    dunning.risk_score("D", "72", on=date(2026, 2, 25))
+    assert api.get("/customers/C-1/case").json()["policy"] == "high_risk"
+
+    overridden = api.put("/customers/C-1/profile", json={"risk_class": "A"})
+    refused = api.put("/customers/C-1/profile", json={"risk_class": "F"})
+    withdrawn = api.put("/customers/C-1/profile", json={})
+
+    assert overridden.status_code == 200, overridden.text
+    assert (overridden.json()["policy"], overridden.json()["risk_class"],
+            overridden.json()["profile_sources"]) == (
+        "key_account", "A", {"segment": "customer_master", "risk_class": "collector"})
+    assert refused.status_code == 422 and "risk_class" in refused.text
+    assert (withdrawn.json()["policy"], withdrawn.json()["profile_sources"]["risk_class"]) == (
+        "high_risk", "credit")

@@ -5,10 +5,7 @@ PostgreSQL and Kafka in tests/e2e/test_dunning.py."""
 
 from __future__ import annotations
 
-from libs.events import DifferenceWrittenOff, InvoiceCancelled
-from services.dunning.application import InvoiceReduction
-
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -16,9 +13,11 @@ from eventsourcing.persistence import Tracking
 
 from libs.events import (
     CaseEscalated,
+    DifferenceWrittenOff,
     DisputeOpened,
     DisputeResolved,
     DunningLevelRaised,
+    InvoiceCancelled,
     LateFeeAssessed,
     Money,
     PromiseToPayBroken,
@@ -29,6 +28,7 @@ from libs.events.invoicing import FeeAssessed
 from libs.runtime.eventstore import AlreadyProcessed
 from services.dunning.application import (
     ConfigureDunning,
+    InvoiceReduction,
     OpenDispute,
     RecordPromise,
     ResolveDispute,
@@ -37,30 +37,24 @@ from services.dunning.application import (
 )
 from services.dunning.domain import DunningError, Refused, UnknownInvoice
 
-from .given import COLLECTOR, ERP, TENANT, Dunning, invoice_issued
+from .given import (
+    COLLECTOR,
+    DUE,
+    ERP,
+    TENANT,
+    Dunning,
+    case_invoice,
+    day,
+    invoice_issued,
+    levels,
+)
 
 D = Decimal
-DUE = date(2026, 2, 1)
-
-
-def day(offset: int) -> date:
-    """Days after the due date."""
-    return DUE + timedelta(days=offset)
 
 
 @pytest.fixture
 def dunning() -> Dunning:
     return Dunning()
-
-
-def levels(dunning: Dunning, customer_id: str = "C-1") -> list[tuple[str, str, list[str]]]:
-    return [(str(letter["issued_on"]), letter["level_name"],
-             [listed["invoice_number"] for listed in letter["invoices"]])
-            for letter in dunning.letters(customer_id)]
-
-
-def case_invoice(dunning: Dunning, number: str, customer_id: str = "C-1"):  # noqa: ANN201
-    return dunning.app.case(TENANT, customer_id).invoice_by_number(number)
 
 
 # --- the default process ---------------------------------------------------------------
