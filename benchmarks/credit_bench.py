@@ -50,6 +50,10 @@ async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: i
     sent_at: dict[str, float] = {}
     order_seen: dict[str, float] = {}
     decided: dict[str, float] = {}
+    # Where the time goes, from the records' own clocks (ms since the epoch): the order's
+    # append to the log, the decision's creation in credit, its append to ar.credit.
+    appended: dict[str, int] = {}
+    decision_times: dict[str, tuple[float, int]] = {}
     try:
         topics = [physical_topic(ERP_ORDERS), physical_topic(AR_CREDIT)]
         await consumer._client.force_metadata_update()  # noqa: SLF001 - topics just created
@@ -65,7 +69,7 @@ async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: i
                 for records in batches.values():
                     for record in records:
                         try:
-                            _, event = decode(record.headers, record.value)
+                            envelope, event = decode(record.headers, record.value)
                         except ValueError:
                             continue
                         order_id = getattr(event, "order_id", None)
@@ -73,8 +77,11 @@ async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: i
                             continue
                         if record.topic == topics[0]:
                             order_seen.setdefault(order_id, now)
+                            appended.setdefault(order_id, record.timestamp)
                         elif type(event).__name__ in ("OrderCreditApproved", "OrderCreditHeld"):
                             decided.setdefault(order_id, now)
+                            decision_times.setdefault(order_id, (
+                                envelope.time.timestamp() * 1000, record.timestamp))
 
         reader = asyncio.create_task(read())
         for index in range(customers):
@@ -154,6 +161,13 @@ async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: i
     print_table(f"credit benchmarks ({total:,} orders at {rate}/s open loop over {customers} "
                 f"customers; credit as its own process on Kafka and PostgreSQL; latency from "
                 f"the order's scheduled send to its decision read from {AR_CREDIT})", figures)
+    both = [o for o in measured if o in appended and o in decision_times]
+    deciding = [decision_times[o][0] - appended[o] for o in both]
+    relaying = [decision_times[o][1] - decision_times[o][0] for o in both]
+    print(f"where the time goes (p50 / p99): order appended -> decision stored by credit "
+          f"{percentile(deciding, 0.5):.1f} / {percentile(deciding, 0.99):.1f} ms; "
+          f"stored -> appended to {AR_CREDIT} by the relay {percentile(relaying, 0.5):.1f} / "
+          f"{percentile(relaying, 0.99):.1f} ms")
     print(f"mean {statistics.mean(latencies):.1f} ms; sender fell behind its schedule by "
           f"{max(0.0, send_lag) * 1000:.0f} ms; {missing} orders undecided after 60 s")
     async with httpx.AsyncClient() as client:

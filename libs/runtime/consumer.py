@@ -146,14 +146,19 @@ class InboundConsumer(ABC):
         partitions: dict[tuple[str, int], list[ConsumerRecord]] = {}
         for record in message.raw_message:
             partitions.setdefault((record.topic, record.partition), []).append(record)
-        try:
-            for records in partitions.values():
-                await self.apply_together(records)
-                self._offsets.applied(message.consumer, records[-1])
-        except Exception:
+        # Partitions are independent (each customer's events are on one), so their
+        # transactions run side by side; a conflict on a shared aggregate is refused
+        # by the store and that partition's records are applied one by one.
+        outcomes = await asyncio.gather(*(self.apply_together(records)
+                                          for records in partitions.values()),
+                                        return_exceptions=True)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
             # Rewinds every partition of the batch; what was stored is skipped again.
             await message.nack()
-            raise
+            raise failures[0]
+        for records in partitions.values():
+            self._offsets.applied(message.consumer, records[-1])
 
     async def apply_together(self, records: list[ConsumerRecord]) -> None:
         """Apply one partition's records in order; by default one by one."""
@@ -240,7 +245,11 @@ class TrackedConsumer(InboundConsumer):
             try:
                 decoded = [(record, *decode(record.headers, record.value))
                            for record in records]
-                outcomes = await asyncio.to_thread(self._handle_in_one_batch, decoded)
+                await self.already_dealt_with(records[0])  # knows the stored position
+                position = self._positions[tracking_name(records[0].topic,
+                                                         records[0].partition)]
+                outcomes = await asyncio.to_thread(self._handle_in_one_batch, decoded,
+                                                   position)
             except Exception as error:  # noqa: BLE001 - the one-by-one path decides
                 log.info("%d records of %s#%d applied one by one instead (%r)",
                          len(records), records[0].topic, records[0].partition, error)
@@ -254,14 +263,14 @@ class TrackedConsumer(InboundConsumer):
 
     def _handle_in_one_batch(
             self, decoded: list[tuple[ConsumerRecord, Envelope, IntegrationEvent]],
+            position: int,
     ) -> list[str]:
         first = decoded[0][0]
         name = tracking_name(first.topic, first.partition)
-        position = self.application.position(name)
         outcomes = []
         with self.application.batch():
             for record, envelope, event in decoded:
-                if position is not None and record.offset <= position:
+                if record.offset <= position:
                     outcomes.append(DUPLICATE)
                     continue
                 tracking = Tracking(name, record.offset)

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -43,8 +48,72 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+class ChangeFedRepository(Repository):
+    """An aggregate cache kept fresh from the notification log, not per aggregate.
+
+    The library can fast-forward each cached aggregate with a query per load. Here,
+    before a load, one query reads what was stored since the last look (by this
+    process or any other replica) and drops those aggregates from the cache; within a
+    batch that look is taken once, so a batch of a hundred orders costs one query
+    instead of a hundred. What this process stores itself goes into the cache as it
+    is stored.
+    """
+
+    def __init__(self, *args: Any, changes_since: Callable[[int], list[Any]],
+                 latest: Callable[[], int | None], **kwargs: Any) -> None:
+        super().__init__(*args, fastforward=False, **kwargs)
+        self._changes_since = changes_since
+        self._latest = latest
+        self._seen: int | None = None
+        self._looking = threading.Lock()
+        self._batch = threading.local()
+
+    def get(self, aggregate_id: Any, **kwargs: Any) -> Any:
+        if not getattr(self._batch, "looked", False) and kwargs.get("version") is None:
+            self.forget_changed()
+        return super().get(aggregate_id, **kwargs)
+
+    @contextmanager
+    def looking_once(self) -> Iterator[None]:
+        """Look at the changes now, and not again in this thread until the block ends."""
+        self.forget_changed()
+        self._batch.looked = True
+        try:
+            yield
+        finally:
+            self._batch.looked = False
+
+    def forget_changed(self) -> None:
+        if self.cache is None:
+            return
+        with self._looking:
+            if self._seen is None:  # nothing cached yet: start from here
+                self._seen = self._latest() or 0
+                return
+            while changes := self._changes_since(self._seen):
+                for notification in changes:
+                    try:
+                        cached = self.cache.get(notification.originator_id)
+                    except KeyError:
+                        continue
+                    if cached is None or cached.version < notification.originator_version:
+                        self.cache.get(notification.originator_id, evict=True)
+                self._seen = changes[-1].id
+
+
 class ReceivablesApplication(Application):
     """Base for every service's write-side application."""
+
+    def construct_repository(self) -> Repository:
+        repository = super().construct_repository()
+        if repository.cache is None:
+            return repository  # the in-memory store of unit tests
+        return ChangeFedRepository(
+            event_store=self.events, snapshot_store=self.snapshots,
+            cache_maxsize=int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE)),
+            changes_since=lambda seen: self.recorder.select_notifications(
+                seen, 1000, None, (), inclusive_of_start=False),
+            latest=self.recorder.max_notification_id)
 
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder stores the consumed position (tracking) with the events.
@@ -66,7 +135,7 @@ class ReceivablesApplication(Application):
         return recordings
 
     @property
-    def _open_batch(self) -> ProcessingEvent | None:
+    def _open_batch(self) -> _Batch | None:
         return getattr(self._batches, "current", None)
 
     @property
@@ -80,21 +149,26 @@ class ReceivablesApplication(Application):
     def batch(self) -> Iterator[None]:
         """Store everything the commands in this block record in one transaction at its end.
 
-        Inside the block, `record` only collects, and `get_or_none` returns an aggregate
-        collected earlier in the block, so each command sees the ones before it. The last
-        tracking recorded is the batch's position. If the block raises, nothing is stored
-        (and the aggregate cache is untouched: it holds only what was stored).
+        Inside the block, `record` only collects, and `get_or_none` returns the same
+        aggregate object for the whole block (loaded once), so each command sees the
+        ones before it. The last tracking recorded is the batch's position. If the
+        block raises, nothing is stored (and the aggregate cache is untouched: it holds
+        only what was stored).
         """
         if self._open_batch is not None:
             raise RuntimeError("batches do not nest")
-        batch = ProcessingEvent(tracking=None)
+        batch = _Batch()
         self._batches.current = batch
+        looking = (self.repository.looking_once()
+                   if isinstance(self.repository, ChangeFedRepository) else nullcontext())
         try:
-            yield
+            with looking:
+                yield
         finally:
             self._batches.current = None
-        if batch.events or batch.tracking is not None:
-            self._record(batch)
+        if batch.processing.events or batch.processing.tracking is not None:
+            self._record(batch.processing)  # caches what it stored
+        self._return_unchanged(batch)
 
     def record(self, tracking: Tracking | None, *aggregates: Aggregate | None) -> None:
         """Store the aggregates' new events and the consumed position in one transaction.
@@ -104,9 +178,9 @@ class ReceivablesApplication(Application):
         """
         batch = self._open_batch
         if batch is not None:
-            batch.collect_events(*aggregates)
+            batch.processing.collect_events(*aggregates)
             if tracking is not None:
-                batch.tracking = tracking
+                batch.processing.tracking = tracking
             return
         processing = ProcessingEvent(tracking=tracking)
         processing.collect_events(*aggregates)
@@ -122,21 +196,64 @@ class ReceivablesApplication(Application):
     def get_or_none(self, aggregate_id: UUID) -> Any:
         """The aggregate, or None when no event of it was ever stored."""
         batch = self._open_batch
-        if batch is not None and aggregate_id in batch.aggregates:
-            return batch.aggregates[aggregate_id]
+        if batch is None:
+            return self._load(aggregate_id)
+        if aggregate_id in batch.processing.aggregates:
+            return batch.processing.aggregates[aggregate_id]
+        if aggregate_id not in batch.loaded:
+            batch.loaded[aggregate_id] = self._load(aggregate_id)
+        return batch.loaded[aggregate_id]
+
+    def _load(self, aggregate_id: UUID) -> Any:
+        if self._open_batch is not None and self.repository.cache is not None:
+            return self._check_out(aggregate_id)
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
 
+    def _check_out(self, aggregate_id: UUID) -> Any:
+        """The cached aggregate itself, not a copy (a deep copy cost as much as the
+        decision), taken out of the cache while the batch may change it: other threads
+        load the stored state meanwhile, and if the batch fails, nobody sees its
+        changes. `batch()` returns it, stored or unchanged, when the batch is stored."""
+        cache = self.repository.cache
+        try:
+            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=False)
+        except AggregateNotFoundError:
+            return None
+        try:
+            cache.get(aggregate_id, evict=True)
+        except KeyError:
+            pass
+        return aggregate
+
+    def _return_unchanged(self, batch: _Batch) -> None:
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id, aggregate in batch.loaded.items():
+            if aggregate is not None and aggregate_id not in batch.processing.aggregates \
+                    and not aggregate.pending_events:
+                cache.put(aggregate_id, aggregate)
+
     def exists(self, aggregate_id: UUID) -> bool:
-        batch = self._open_batch
-        if batch is not None and aggregate_id in batch.aggregates:
-            return True
+        if self._open_batch is not None:
+            return self.get_or_none(aggregate_id) is not None
         return aggregate_id in self.repository
 
     def position(self, tracking_name: str) -> int | None:
         return self.recorder.max_tracking_id(tracking_name)  # type: ignore[attr-defined]
+
+
+class _Batch:
+    """What the commands of one `batch()` block stored (not yet written) and read."""
+
+    def __init__(self) -> None:
+        self.processing = ProcessingEvent(tracking=None)
+        # Read once per batch, missing ones too: a tenant without credit settings is
+        # looked up by every order otherwise.
+        self.loaded: dict[UUID, Aggregate | None] = {}
 
 
 class AlreadyProcessed(Exception):

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable
 
 import psycopg
 from eventsourcing.domain import DomainEventProtocol
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
 from libs.events import IntegrationEvent, encode
@@ -30,9 +31,10 @@ from libs.events import IntegrationEvent, encode
 from .causation import Causation
 from .eventstore import ReceivablesApplication
 from .settings import ServiceSettings
-from .telemetry import continued_trace
+from .kafka import make_producer
 
 log = logging.getLogger(__name__)
+TRACER = trace.get_tracer(__name__)
 
 Translate = Callable[[DomainEventProtocol], Iterable[IntegrationEvent]]
 
@@ -49,9 +51,8 @@ def integration_event_id(service: str, domain_event: DomainEventProtocol, index:
 
 
 class OutboxRelay:
-    def __init__(self, broker: KafkaBroker, settings: ServiceSettings,
-                 application: ReceivablesApplication, translate: Translate) -> None:
-        self.broker = broker
+    def __init__(self, settings: ServiceSettings, application: ReceivablesApplication,
+                 translate: Translate) -> None:
         self.settings = settings
         self.application = application
         self.translate = translate
@@ -76,7 +77,12 @@ class OutboxRelay:
                     if not await self._become_leader(connection):
                         await _sleep_unless(stopping, 1.0)
                         continue
-                    await self._publish_until_stopped(connection, stopping)
+                    producer = make_producer(self.settings)
+                    await producer.start()
+                    try:
+                        await self._publish_until_stopped(connection, producer, stopping)
+                    finally:
+                        await producer.stop()
             except Exception as error:  # noqa: BLE001 - the relay must outlive outages
                 # Kafka or PostgreSQL went away: start again from the stored position.
                 log.warning("relay interrupted: %r; resuming from the stored position", error)
@@ -96,6 +102,7 @@ class OutboxRelay:
         return self.is_leader
 
     async def _publish_until_stopped(self, connection: psycopg.AsyncConnection,
+                                     producer: AIOKafkaProducer,
                                      stopping: asyncio.Event) -> None:
         position = await self._load_position(connection)
         idle = self.settings.relay_poll_interval_ms / 1000
@@ -111,7 +118,7 @@ class OutboxRelay:
                 BACKLOG.labels(self.schema).set(0)
                 await _wait_for_either(stopping, self._stored, idle)
                 continue
-            await self._publish(notifications)
+            await self._publish(producer, notifications)
             position = notifications[-1].id
             await connection.execute(
                 f'INSERT INTO "{self.schema}".outbox_relay_position VALUES (%s, %s) '
@@ -128,30 +135,28 @@ class OutboxRelay:
         )).fetchone()
         return int(row[0]) if row else 0
 
-    async def _publish(self, notifications) -> None:  # noqa: ANN001
-        pending = []
-        for notification in notifications:
-            domain_event = self.application.mapper.to_domain_event(notification)
-            causation = Causation.from_dict(domain_event.causation)  # type: ignore[attr-defined]
-            for index, event in enumerate(self.translate(domain_event)):
-                record = encode(
-                    event,
-                    event_id=integration_event_id(self.schema, domain_event, index),
-                    tenant=causation.tenant,
-                    source=f"receivables/{self.settings.service_name}",
-                    time=domain_event.timestamp,
-                    traceparent=causation.traceparent,
-                )
-                with continued_trace(causation.traceparent):
-                    pending.append(await self.broker.publish(
-                        record.value, topic=record.topic, key=record.key,
-                        headers={name: value.decode() for name, value in record.headers},
-                        no_confirm=True,
-                    ))
-        await asyncio.gather(*pending)  # every record acknowledged by the broker
+    async def _publish(self, producer: AIOKafkaProducer, notifications) -> None:  # noqa: ANN001
+        # One span for the batch; each record carries the trace context it was stored
+        # with, so its consumers continue the trace that caused it.
+        with TRACER.start_as_current_span("outbox publish") as span:
+            pending = []
+            for notification in notifications:
+                domain_event = self.application.mapper.to_domain_event(notification)
+                causation = Causation.from_dict(domain_event.causation)  # type: ignore[attr-defined]
+                for index, event in enumerate(self.translate(domain_event)):
+                    record = encode(
+                        event,
+                        event_id=integration_event_id(self.schema, domain_event, index),
+                        tenant=causation.tenant,
+                        source=f"receivables/{self.settings.service_name}",
+                        time=domain_event.timestamp,
+                        traceparent=causation.traceparent,
+                    )
+                    pending.append(await producer.send(record.topic, record.value,
+                                                       key=record.key, headers=record.headers))
+            await asyncio.gather(*pending)  # every record acknowledged by the broker
+            span.set_attribute("messaging.batch.message_count", len(pending))
         PUBLISHED.labels(self.schema).inc(len(pending))
-
-
 
 
 async def _wait_for_either(stopping: asyncio.Event, stored: asyncio.Event,

@@ -46,7 +46,7 @@ class ServiceRuntime:
 
     def publish_from(self, application: ReceivablesApplication, translate: Translate) -> None:
         """Relay this application's stored events to Kafka."""
-        self.relay = OutboxRelay(self.broker, self.settings, application, translate)
+        self.relay = OutboxRelay(self.settings, application, translate)
         if self.settings.relay_enabled:
             self.background.append(self.relay.run)
 

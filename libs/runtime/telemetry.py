@@ -8,10 +8,8 @@ and dropped, so trace ids still reach the logs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -38,19 +36,6 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
-
-
-@contextmanager
-def continued_trace(traceparent: str | None) -> Iterator[None]:
-    """Make the stored trace the current one, so spans started inside continue it."""
-    if not traceparent:
-        yield
-        return
-    token = context.attach(propagate.extract({"traceparent": traceparent}))
-    try:
-        yield
-    finally:
-        context.detach(token)
 
 
 class TraceIdFilter(logging.Filter):

@@ -1,0 +1,96 @@
+"""Two replicas of credit on one database: each keeps aggregates in memory, and neither
+decides on a stale copy of what the other changed (the cache is kept fresh from the
+notification log, once per load or once per batch)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from libs.events import CustomerUpserted, OrderLine, OrderPlaced
+from libs.runtime.causation import Causation
+from libs.runtime.eventstore import ChangeFedRepository, open_application
+from libs.runtime.settings import ServiceSettings
+from services.credit.application import CreditApplication, to_integration_events
+from services.credit.domain import CreditAccount
+
+pytestmark = pytest.mark.integration
+
+ERP = Causation(tenant="cache", causation_id="evt-erp")
+SALES = Causation(tenant="cache", actor="sales:bob")
+CONTROLLER = Causation(tenant="cache", actor="credit:carla")
+
+
+@pytest.fixture
+def replicas(infrastructure):  # noqa: ANN001, ANN201
+    settings = ServiceSettings(service_name=f"credit_cache_{uuid.uuid4().hex[:8]}",
+                               database_url=infrastructure.database_url)
+    first = open_application(CreditApplication, settings)
+    second = open_application(CreditApplication, settings)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def order(order_id: str, amount: str) -> OrderPlaced:
+    return OrderPlaced(order_id=order_id, customer_id="C-1", ordered_on=date.today(),
+                       currency="EUR", lines=(OrderLine(line_no=1, sku="KEG", quantity="1",
+                                                        unit_price=amount),))
+
+
+def set_limit(credit: CreditApplication, amount: str) -> None:
+    change = credit.request_limit_change(SALES, Decimal(amount), "review", customer_id="C-1")
+    credit.approve_limit_change(CONTROLLER, change, customer_id="C-1")
+
+
+def last_decision(credit: CreditApplication) -> str:
+    decisions = [type(event).__name__
+                 for notification in credit.recorder.select_notifications(0, 100000)
+                 for event in to_integration_events(credit.mapper.to_domain_event(notification))
+                 if type(event).__name__ in ("OrderCreditApproved", "OrderCreditHeld")]
+    return decisions[-1]
+
+
+def test_a_replica_decides_on_the_limit_another_replica_changed(replicas) -> None:
+    deciding, api = replicas
+    assert isinstance(deciding.repository, ChangeFedRepository)
+    deciding.upsert_customer(CustomerUpserted(customer_id="C-1", name="Kegs", currency="EUR",
+                                              payment_terms_days=30), ERP,
+                             Tracking("erp.customers#0", 1))
+    set_limit(deciding, "100.00")
+    deciding.place_order(order("SO-1", "500.00"), ERP, Tracking("erp.orders#0", 1))
+    assert last_decision(deciding) == "OrderCreditHeld"  # the account is now cached
+
+    set_limit(api, "1000.00")  # through the other replica's API
+    deciding.place_order(order("SO-1", "500.00"), ERP, Tracking("erp.orders#0", 2))
+    assert last_decision(deciding) == "OrderCreditApproved"
+
+    set_limit(api, "100.00")
+    with deciding.batch():  # a batch looks once, when it begins
+        deciding.place_order(order("SO-2", "500.00"), ERP, Tracking("erp.orders#0", 3))
+    assert last_decision(deciding) == "OrderCreditHeld"
+
+
+def test_a_failed_batch_leaves_no_trace_in_the_cache(replicas) -> None:
+    deciding, api = replicas
+    deciding.upsert_customer(CustomerUpserted(customer_id="C-1", name="Kegs", currency="EUR",
+                                              payment_terms_days=30), ERP,
+                             Tracking("erp.customers#0", 1))
+    set_limit(deciding, "1000.00")
+    deciding.place_order(order("SO-1", "600.00"), ERP, Tracking("erp.orders#0", 1))
+    with pytest.raises(RuntimeError), deciding.batch():
+        deciding.place_order(order("SO-2", "300.00"), ERP, Tracking("erp.orders#0", 2))
+        assert api.get_or_none(deciding_account(deciding)).version < deciding.get_or_none(
+            deciding_account(deciding)).version  # the other thread sees only what is stored
+        raise RuntimeError("the broker went away before the batch was stored")
+    # SO-2 never happened: 600 + 350 fits the limit of 1,000; with SO-2's 300 it would not
+    deciding.place_order(order("SO-3", "350.00"), ERP, Tracking("erp.orders#0", 3))
+    assert last_decision(deciding) == "OrderCreditApproved"
+
+
+def deciding_account(credit: CreditApplication) -> uuid.UUID:
+    return CreditAccount.create_id("cache", "C-1")
