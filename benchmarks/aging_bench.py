@@ -1,11 +1,24 @@
-"""Aging query benchmarks on PostgreSQL, against the plain scan of the same rows.
+"""Aging benchmarks on PostgreSQL and Kafka, each figure beside a baseline from the same run.
 
-    python -m benchmarks.aging_bench [--items 1000000]
+    python -m benchmarks.aging_bench [--items 1000000] [--rate 1000] [--seconds 10]
 
-Loads synthetic open items with COPY into a throw-away database (the COPY rate is the
-baseline for loading), then times the full aging report computed from open items
-against a plain `SELECT sum()` scan of the same rows, and DSO over 90 days for all
-customers against its recomputation from the rows.
+1. Queries. Loads synthetic open items with COPY into a throw-away database (the COPY
+   rate is the baseline for loading), then times the full aging report computed from
+   open items against a plain `SELECT sum()` scan of the same rows. Then a customer's
+   balance and aging (`queries.customer_balance`, what `GET /customers/{id}/balance`
+   runs) under 100 concurrent clients: requests arrive on a fixed schedule (open loop)
+   whatever the answers' speed, each on its own connection from a pool of 100, and a
+   request's latency runs from its scheduled time, so a slow answer shows in the ones
+   queued behind it. A customer with 100,000 open items against one with 10; the
+   baseline is a plain `SELECT sum()` of the big customer's open items, same schedule.
+2. Publish-to-visible lag. A fresh database and fresh topics (tests/support), the aging
+   service as its own process with its default settings, events (new invoices, and
+   payments applied to them) published at a fixed rate. An event is visible when the
+   projection's transaction that applied it commits, which the projection announces
+   on its pg_notify channel: this process LISTENs and takes the arrival time. The
+   baseline is the time to read the same event back from Kafka. The projection's own
+   figure (VISIBLE_LAG, from ce_time to commit) is read from /metrics too.
+3. Payment prediction error on the IBM sample (backtest), beside "paid on the due date".
 """
 
 from __future__ import annotations
@@ -17,29 +30,60 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlparse, urlunparse
 
 import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks.table import Figure, print_table
-from services.aging.projections import DDL, SCHEMA
+from libs.events import InvoiceIssued, Money, PaymentApplied
+from libs.events.topics import AR_INVOICING, AR_MATCHING, physical_topic
+from libs.runtime.projection import changes_channel
+from libs.runtime.publisher import EventPublisher
+from libs.sample_data import load_ibm_sample
+from services.aging import aggregates, prediction, projections, queries
+from services.aging.projections import SCHEMA
 from services.aging.queries import AgingView
+from tests.support.infrastructure import prepare, tear_down
+from tests.support.processes import ServiceProcess, free_port
 
 TENANT = "bench"
 TODAY = date(2026, 11, 22)
+BIG, SMALL = "BIG-CUSTOMER", "SMALL-CUSTOMER"
+COLUMNS = ("tenant", "invoice_id", "invoice_number", "customer_id", "order_id", "currency",
+           "issue_date", "due_date", "original_amount", "open_amount", "settled_on")
 
 
-def synthetic_rows(count: int, customers: int, seed: int = 7):  # noqa: ANN201
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def synthetic_rows(count: int, customers: int, seed: int = 7, customer: str | None = None,
+                   prefix: str = "inv"):  # noqa: ANN201
     generator = random.Random(seed)
     for index in range(count):
         issue = TODAY - timedelta(days=generator.randint(0, 200))
         amount = Decimal(generator.randint(1_000, 500_000)) / 100
         open_amount = amount if generator.random() < 0.8 else Decimal(0)
-        yield (TENANT, f"inv-{index}", f"INV-{index:08d}", f"C{index % customers:05d}", None,
-               "EUR", issue, issue + timedelta(days=30), amount, open_amount,
+        yield (TENANT, f"{prefix}-{index}", f"{prefix.upper()}-{index:08d}",
+               customer or f"C{index % customers:05d}", None, "EUR", issue,
+               issue + timedelta(days=30), amount, open_amount,
                None if open_amount else issue + timedelta(days=20))
+
+
+def open_rows(count: int, customer: str, seed: int):  # noqa: ANN201
+    """`count` items all open, for one customer."""
+    generator = random.Random(seed)
+    for index in range(count):
+        issue = TODAY - timedelta(days=generator.randint(0, 200))
+        amount = Decimal(generator.randint(1_000, 500_000)) / 100
+        yield (TENANT, f"{customer}-{index}", f"{customer}-{index:08d}", customer, None, "EUR",
+               issue, issue + timedelta(days=30), amount, amount, None)
 
 
 async def timed(runs: int, call) -> float:  # noqa: ANN001
@@ -53,8 +97,56 @@ async def timed(runs: int, call) -> float:  # noqa: ANN001
     return statistics.median(samples)
 
 
-async def main(items: int, customers: int) -> None:
-    server_url = os.environ.get("DATABASE_URL", "postgresql://ar:ar@127.0.0.1:15432/receivables")
+async def open_loop(pool: asyncpg.Pool, rate: int, seconds: float,
+                    request: Callable[[asyncpg.Pool], Awaitable[object]],
+                    give_up_after: float = 30.0) -> tuple[list[float], int]:
+    """Latencies in ms (from each request's scheduled time) and how many never finished;
+    those count in the latencies with the time they had waited when given up (a floor)."""
+    latencies: list[float] = []
+    schedule: list[float] = []
+
+    async def one(scheduled: float) -> None:
+        await request(pool)
+        latencies.append((time.perf_counter() - scheduled) * 1000)
+
+    tasks = []
+    started = time.perf_counter()
+    for index in range(int(rate * seconds)):
+        scheduled = started + index / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        schedule.append(scheduled)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    _, pending = await asyncio.wait(tasks, timeout=give_up_after)
+    given_up = time.perf_counter()
+    for task, scheduled in zip(tasks, schedule):
+        if task in pending:
+            task.cancel()
+            latencies.append((given_up - scheduled) * 1000)
+    return latencies, len(pending)
+
+
+async def load_projection(connection: asyncpg.Connection, rows_by_batch: list) -> float:
+    """The projection's tables, loaded with COPY before indexes, aggregates and triggers
+    (as a rebuild does); returns the seconds the COPY took."""
+    await connection.execute(f"CREATE SCHEMA {SCHEMA}")
+    await connection.execute((projections.TABLES_DDL + aggregates.TABLES_DDL)
+                             .format(schema=SCHEMA))
+    started = time.perf_counter()
+    for rows in rows_by_batch:
+        await connection.copy_records_to_table("open_items", schema_name=SCHEMA, records=rows,
+                                               columns=COLUMNS)
+    copy_seconds = time.perf_counter() - started
+    await connection.execute(projections.INDEXES_DDL.format(schema=SCHEMA))
+    await connection.execute(aggregates.FILL.format(schema=SCHEMA))
+    await connection.execute(aggregates.TRIGGERS_DDL.format(schema=SCHEMA))
+    await connection.execute(f"ANALYZE {SCHEMA}.open_items")
+    return copy_seconds
+
+
+async def query_figures(server_url: str, items: int, customers: int, clients: int,
+                        rate: int, seconds: float) -> None:
     database = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server_url)
     await admin.execute(f'CREATE DATABASE "{database}"')
@@ -62,14 +154,11 @@ async def main(items: int, customers: int) -> None:
     figures: list[Figure] = []
     try:
         connection = await asyncpg.connect(url)
-        await connection.execute(f"CREATE SCHEMA {SCHEMA}")
-        await connection.execute(DDL)
-        started = time.perf_counter()
-        await connection.copy_records_to_table("open_items", schema_name=SCHEMA,
-                                               records=synthetic_rows(items, customers))
-        copy_seconds = time.perf_counter() - started
-        await connection.execute(f"ANALYZE {SCHEMA}.open_items")
-        figures.append(Figure("COPY of open items", items / copy_seconds, "rows/s"))
+        copy_seconds = await load_projection(connection, [
+            synthetic_rows(items, customers), open_rows(100_000, BIG, seed=11),
+            open_rows(10, SMALL, seed=13)])
+        loaded = items + 100_010
+        figures.append(Figure("COPY of open items", loaded / copy_seconds, "rows/s"))
 
         view = AgingView(as_of=TODAY, today=TODAY)
         aging_sql = (f"SELECT customer_id, currency, sum(open_amount), count(*), "
@@ -78,19 +167,252 @@ async def main(items: int, customers: int) -> None:
         scan_sql = f"SELECT sum(open_amount) FROM {SCHEMA}.open_items WHERE tenant = $1"
         scan = await timed(5, lambda: connection.fetchval(scan_sql, TENANT))
         report = await timed(5, lambda: connection.fetch(aging_sql, TENANT, TODAY))
-        figures.append(Figure(f"full aging report, {items:,} items", report * 1000, "ms",
+        figures.append(Figure(f"full aging report, {loaded:,} items", report * 1000, "ms",
                               "plain sum() scan", scan * 1000, "< 1000 ms and <= 2x scan",
                               report < 1.0 and report <= 2 * scan))
         await connection.close()
+
+        pool = await asyncpg.create_pool(url, min_size=clients, max_size=clients)
+        try:
+            def balance_of(customer: str):  # noqa: ANN202
+                return lambda pool: queries.customer_balance(pool, TENANT, customer, view)
+
+            customer_sum = (f"SELECT sum(open_amount) FROM {SCHEMA}.open_items "
+                            "WHERE tenant = $1 AND customer_id = $2 AND open_amount <> 0")
+            for customer in (BIG, SMALL):  # warm the plans and the cache
+                await balance_of(customer)(pool)
+            # The small customer first: a saturated run leaves cancelled queries behind.
+            small, small_lost = await open_loop(pool, rate, seconds, balance_of(SMALL))
+            big, big_lost = await open_loop(pool, rate, seconds, balance_of(BIG))
+            plain, plain_lost = await open_loop(
+                pool, rate, seconds, lambda pool: pool.fetchval(customer_sum, TENANT, BIG))
+        finally:
+            await pool.close()
+        big_p99, small_p99 = percentile(big, 0.99), percentile(small, 0.99)
+        figures += [
+            Figure("balance+aging p50, 100,000 open items", percentile(big, 0.5), "ms",
+                   "plain sum() p50", percentile(plain, 0.5)),
+            Figure("balance+aging p99, 100,000 open items", big_p99, "ms",
+                   "plain sum() p99", percentile(plain, 0.99), "< 5 ms", big_p99 < 5),
+            Figure("balance+aging p99, 10 open items", small_p99, "ms"),
+            Figure("p99 100,000 items / p99 10 items", big_p99 / small_p99, "x", "",
+                   None, "<= 1.5x", big_p99 <= 1.5 * small_p99),
+            Figure("balance requests unanswered in 30 s", big_lost + small_lost + plain_lost,
+                   "", target="0", met=big_lost + small_lost + plain_lost == 0),
+        ]
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
-    print_table(f"aging benchmarks ({items:,} open items, {customers:,} customers)", figures)
+    print_table(f"aging query benchmarks ({loaded:,} open items, {customers:,} customers; "
+                f"balance at {rate}/s open loop for {seconds:g} s each, {clients} clients)",
+                figures)
+
+
+# ---------------------------------------------------------------------------------------------
+# Publish-to-visible lag
+
+
+def lag_events(index: int, customers: int) -> list:
+    """Invoice `index` for one of `customers`, and every other one paid in the same breath."""
+    customer = f"LAG-{index % customers:04d}"
+    total = Money.of("100.00", "EUR")
+    issued = InvoiceIssued(invoice_id=f"lag-{index}", invoice_number=f"LAG-{index:08d}",
+                           customer_id=customer, issue_date=TODAY, due_date=TODAY, net_amount=total,
+                           tax_amount=Money.of("0", "EUR"), total=total)
+    if index % 2:
+        return [issued]
+    return [issued, PaymentApplied(
+        application_id=f"lag-app-{index}", payment_id=f"lag-pay-{index}",
+        invoice_id=f"lag-{index}", invoice_number=f"LAG-{index:08d}", customer_id=customer,
+        amount=total, applied_on=TODAY, rule="bench", explanation="bench")]
+
+
+def histogram_p99(metrics: str) -> float | None:
+    """The upper bound (ms) of the VISIBLE_LAG bucket that holds the 99th percentile."""
+    buckets: dict[float, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith("ar_projection_visible_lag_seconds_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            key = float("inf") if bound == "+Inf" else float(bound)
+            buckets[key] = buckets.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    if not buckets or not buckets[float("inf")]:
+        return None
+    total = buckets[float("inf")]
+    return next(bound * 1000 for bound in sorted(buckets) if buckets[bound] >= 0.99 * total)
+
+
+async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
+                      seconds: int, customers: int) -> None:
+    bus = EventPublisher(kafka, source="bench-lag")
+    await bus.__aenter__()
+    listener = await asyncpg.connect(database_url)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    await consumer.start()
+    sent_at: dict[str, float] = {}
+    visible: dict[str, float] = {}
+    read_back: dict[str, float] = {}
+
+    def on_notify(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+        event_id = payload.split('"event_id": "', 1)[1].split('"', 1)[0]
+        visible.setdefault(event_id, time.perf_counter())
+
+    await listener.add_listener(changes_channel(SCHEMA), on_notify)
+    try:
+        topics = [physical_topic(AR_INVOICING), physical_topic(AR_MATCHING)]
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - topics just created
+        partitions = [TopicPartition(topic, p) for topic in topics
+                      for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+
+        async def read() -> None:
+            while True:
+                for records in (await consumer.getmany(timeout_ms=50)).values():
+                    now = time.perf_counter()
+                    for record in records:
+                        headers = dict(record.headers)
+                        read_back.setdefault(headers["ce_id"].decode(), now)
+
+        reader = asyncio.create_task(read())
+
+        async def send(index: int, scheduled: float, tag: str) -> list[str]:
+            ids = []
+            for event in lag_events(index, customers):
+                record = bus.record(event, TENANT, event_id=f"{tag}-{index}-{type(event).__name__}")
+                sent_at[record_id(record)] = scheduled
+                ids.append(record_id(record))
+                await bus.producer.send(record.topic, record.value, key=record.key,
+                                        headers=record.headers)
+            return ids
+
+        # Warm up until the consumer group has settled: probes, five a second, each
+        # visible within 100 ms for 4 s in a row.
+        prompt, probe, deadline = 0, 0, time.monotonic() + 120
+        while prompt < 20:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the aging projection did not settle in 120 s")
+            ids = await send(probe, time.perf_counter(), "probe")
+            probe += 1
+            await asyncio.sleep(0.2)
+            prompt = prompt + 1 if all(i in visible for i in ids) and max(
+                visible[i] - sent_at[i] for i in ids) < 0.1 else 0
+
+        # Open loop: `rate` events a second (an invoice, or an invoice and its payment,
+        # counted as two), on schedule whatever the projection does.
+        measured: list[str] = []
+        started = time.perf_counter()
+        index, sent = 0, 0
+        while sent < rate * seconds:
+            scheduled = started + sent / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            ids = await send(index, scheduled, "run")
+            measured += ids
+            sent += len(ids)
+            index += 1
+        await bus.producer.flush()
+        send_lag = time.perf_counter() - started - seconds
+        deadline = time.monotonic() + 60
+        while sum(1 for i in measured if i in visible) < len(measured) \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        reader.cancel()
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(f"{aging_url}/metrics")).text
+    finally:
+        await consumer.stop()
+        await listener.close()
+        await bus.__aexit__()
+
+    lags = [(visible[i] - sent_at[i]) * 1000 for i in measured if i in visible]
+    kafka_lags = [(read_back[i] - sent_at[i]) * 1000 for i in measured if i in read_back]
+    missing = len(measured) - len(lags)
+    p99 = percentile(lags, 0.99)
+    seen = [visible[i] for i in measured if i in visible]
+    throughput = len(seen) / max(max(seen) - min(seen), 1e-9)
+    own = histogram_p99(metrics)
+    figures = [
+        Figure("publish-to-visible p50", percentile(lags, 0.5), "ms", "read back from Kafka p50",
+               percentile(kafka_lags, 0.5)),
+        Figure("publish-to-visible p99", p99, "ms", "read back from Kafka p99",
+               percentile(kafka_lags, 0.99), "< 20 ms", p99 < 20),
+        Figure("publish-to-visible max", max(lags), "ms", "read back from Kafka max",
+               max(kafka_lags)),
+        Figure("VISIBLE_LAG p99 (bucket bound, incl. probes)", own or float("nan"), "ms"),
+        Figure("events made visible per second", throughput, "/s", "events sent per second",
+               rate, f">= {rate}/s", throughput >= rate * 0.99),
+        Figure("events visible", len(lags), "", "events sent", len(measured),
+               f"all {len(measured)}", missing == 0),
+    ]
+    print_table(f"aging projection lag ({len(measured):,} events at {rate}/s open loop over "
+                f"{customers} customers; aging as its own process on Kafka and PostgreSQL)",
+                figures)
+    print(f"mean {statistics.mean(lags):.1f} ms; sender behind schedule by "
+          f"{max(0.0, send_lag) * 1000:.0f} ms at the end; {missing} events not visible "
+          "after 60 s")
+
+
+def record_id(record) -> str:  # noqa: ANN001
+    return dict(record.headers)["ce_id"].decode()
+
+
+def lag_figures(rate: int, seconds: int, customers: int) -> None:
+    infrastructure = prepare()
+    service = ServiceProcess("aging", free_port(), infrastructure, LOG_LEVEL="WARNING")
+    try:
+        service.start(timeout=60)
+        asyncio.run(measure_lag(infrastructure.kafka_bootstrap_servers,
+                                infrastructure.database_url, service.url, rate, seconds,
+                                customers))
+    finally:
+        service.stop()
+        tear_down(infrastructure)
+
+
+# ---------------------------------------------------------------------------------------------
+# Prediction error
+
+
+def prediction_figures() -> None:
+    invoices = [prediction.Invoice(i.invoice_number, i.customer_id, "USD", i.invoice_date,
+                                   i.due_date, i.amount, i.settled_date)
+                for i in load_ibm_sample()]
+    dates = prediction.as_of_dates(invoices)
+    model = prediction.backtest(invoices, dates)
+    naive = prediction.backtest(invoices, dates, rule=prediction.on_due_date)
+    print_table(f"payment prediction, IBM sample backtest ({model.predictions:,} open invoices "
+                f"predicted on {len(dates)} dates, 8-week forecasts)", [
+        Figure("expected payment date, mean abs. error", model.mean_absolute_error_days, "days",
+               "paid on due date", naive.mean_absolute_error_days, "below baseline",
+               model.mean_absolute_error_days < naive.mean_absolute_error_days),
+        Figure("weekly cash-in forecast error", model.weekly_error_percent, "%",
+               "paid on due date", naive.weekly_error_percent, "below baseline",
+               model.weekly_error_percent < naive.weekly_error_percent),
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--query-rate", type=int, default=200, help="balance requests/s")
+    parser.add_argument("--query-seconds", type=float, default=5)
+    parser.add_argument("--rate", type=int, default=1000, help="events/s for the lag")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--only", choices=("queries", "lag", "prediction"))
+    args = parser.parse_args()
+    if args.only in (None, "prediction"):
+        prediction_figures()
+    if args.only in (None, "queries"):
+        server_url = os.environ.get("DATABASE_URL",
+                                    "postgresql://ar:ar@127.0.0.1:15432/receivables")
+        asyncio.run(query_figures(server_url, args.items, args.customers, args.clients,
+                                  args.query_rate, args.query_seconds))
+    if args.only in (None, "lag"):
+        lag_figures(args.rate, args.seconds, min(args.customers, 1000))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--customers", type=int, default=10_000)
-    arguments = parser.parse_args()
-    asyncio.run(main(arguments.items, arguments.customers))
+    main()

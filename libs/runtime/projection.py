@@ -4,6 +4,11 @@ In one transaction per record: the event id is recorded (a re-published or
 redelivered event is recognised by its `ce_id` and skipped), the handler updates
 the read model, and the consumed position is stored. The Kafka offset is
 committed after that transaction.
+
+Handlers write unqualified SQL: each transaction first points `search_path` at the
+projection's schema, so the same handlers can fill a fresh schema during a rebuild.
+Each transaction also holds the projection's switch lock (shared): a rebuild takes it
+exclusively to swap schemas, so no transaction straddles the swap.
 """
 
 from __future__ import annotations
@@ -45,10 +50,52 @@ CREATE TABLE IF NOT EXISTS {schema}.consumer_positions (
 );
 """
 
+# Taken shared by every projection transaction, exclusively by a rebuild's swap.
+_ENTER = ("SELECT set_config('search_path', $1, true), "
+          "pg_advisory_xact_lock_shared(hashtext('projection-switch'), hashtext($2))")
+SWITCH_LOCK = "SELECT pg_advisory_xact_lock(hashtext('projection-switch'), hashtext($1))"
+
 
 def changes_channel(schema: str) -> str:
     """The PostgreSQL NOTIFY channel on which a projection announces what it changed."""
     return f"{schema}_changes"
+
+
+async def enter_schema(connection: asyncpg.Connection, schema: str, projection: str) -> None:
+    """In a transaction: write into `schema`, holding `projection`'s switch lock (shared)."""
+    await connection.execute(_ENTER, schema, projection)
+
+
+async def store_position(connection: asyncpg.Connection, topic: str, partition: int,
+                         next_offset: int) -> None:
+    await connection.execute(
+        "INSERT INTO consumer_positions AS known VALUES ($1, $2, $3) "
+        "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset "
+        "WHERE known.next_offset < EXCLUDED.next_offset",
+        topic, partition, next_offset)
+
+
+async def apply_once(connection: asyncpg.Connection, handler: ProjectionHandler | None,
+                     envelope: Envelope, event: IntegrationEvent,
+                     notify_channel: str | None) -> str:
+    """Inside the caller's transaction (after `enter_schema`): the handler's effect unless
+    the event id was applied before."""
+    if handler is None:
+        return IGNORED
+    first_time = await connection.fetchval(
+        "INSERT INTO applied_events (event_id, event_type) "
+        "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+        envelope.id, envelope.type)
+    if not first_time:
+        return DUPLICATE
+    await handler(connection, envelope, event)
+    if notify_channel:
+        # Delivered on commit, to every replica listening: live views refresh.
+        await connection.execute(
+            "SELECT pg_notify($1, $2)", notify_channel,
+            json.dumps({"tenant": envelope.tenant, "subject": envelope.subject,
+                        "type": envelope.type, "event_id": envelope.id}))
+    return APPLIED
 
 
 class ProjectionConsumer(InboundConsumer):
@@ -61,34 +108,12 @@ class ProjectionConsumer(InboundConsumer):
 
     async def apply(self, record: ConsumerRecord, envelope: Envelope,
                     event: IntegrationEvent) -> str:
-        handler = self.handlers.get(type(event))
         async with self.pool.acquire() as connection, connection.transaction():
-            outcome = IGNORED
-            if handler is not None:
-                first_time = await connection.fetchval(
-                    f"INSERT INTO {self.schema}.applied_events (event_id, event_type) "
-                    "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-                    envelope.id, envelope.type)
-                if first_time:
-                    await handler(connection, envelope, event)
-                    # Delivered on commit, to every replica listening: live views refresh.
-                    await connection.execute(
-                        "SELECT pg_notify($1, $2)", changes_channel(self.schema),
-                        json.dumps({"tenant": envelope.tenant, "subject": envelope.subject,
-                                    "type": envelope.type, "event_id": envelope.id}))
-                    outcome = APPLIED
-                else:
-                    outcome = DUPLICATE
-            await self._store_position(connection, record)
+            await enter_schema(connection, self.schema, self.schema)
+            outcome = await apply_once(connection, self.handlers.get(type(event)), envelope,
+                                       event, changes_channel(self.schema))
+            await store_position(connection, record.topic, record.partition, record.offset + 1)
         if outcome == APPLIED:
             lag = (datetime.now(UTC) - envelope.time).total_seconds()
             VISIBLE_LAG.labels(self.schema, envelope.type).observe(max(lag, 0.0))
         return outcome
-
-    async def _store_position(self, connection: asyncpg.Connection,
-                              record: ConsumerRecord) -> None:
-        await connection.execute(
-            f"INSERT INTO {self.schema}.consumer_positions VALUES ($1, $2, $3) "
-            "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset "
-            f"WHERE {self.schema}.consumer_positions.next_offset < EXCLUDED.next_offset",
-            record.topic, record.partition, record.offset + 1)

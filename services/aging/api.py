@@ -15,7 +15,7 @@ from . import analysts, live, queries
 from .buckets import AgingBasis, AgingBuckets
 from .kpi_report import kpi_report
 from .kpis import Period
-from .queries import AgingView
+from .queries import AgingView, GroupBy
 
 
 def aging_router(pool_holder: dict[str, asyncpg.Pool], clock: Clock,
@@ -58,9 +58,19 @@ def aging_router(pool_holder: dict[str, asyncpg.Pool], clock: Clock,
         return await queries.open_items(pool(), tenant, customer_id, view, limit,
                                         include_settled)
 
-    @router.get("/aging", summary="Aging of all open items by customer and currency")
-    async def aging(tenant: Tenant, view: View) -> dict:
-        return await queries.aging_report(pool(), tenant, view)
+    @router.get("/aging", summary="Aging of all open items by customer (or segment, "
+                "collector, credit group, tenant) and currency")
+    async def aging(
+            tenant: Tenant, view: View,
+            group_by: Annotated[GroupBy, Query(description="one line per customer, segment, "
+                                               "collector, credit group, or the tenant")]
+            = GroupBy.CUSTOMER,
+            functional: Annotated[bool, Query(description="add today's totals in the "
+                                              "functional currency")] = False) -> dict:
+        report = await queries.aging_report(pool(), tenant, view, group_by)
+        if functional:
+            report["functional_totals"] = await queries.functional_totals(pool(), tenant)
+        return report
 
     @router.get("/kpis", summary="DSO, best possible DSO, ADD, CEI, turnover, days late")
     async def kpi_figures(

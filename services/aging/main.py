@@ -8,10 +8,9 @@ from libs.runtime.clock import SystemClock
 from libs.runtime.service import ServiceRuntime
 from libs.runtime.settings import ServiceSettings
 
-from libs.events.topics import AR_MATCHING
-
-from . import analysts, matching_handlers, projections
+from . import analysts, projections
 from .api import aging_router
+from .reports_api import reports_router
 
 
 class AgingSettings(ServiceSettings):
@@ -33,7 +32,6 @@ def build():  # noqa: ANN201
         await projections.create_tables(pool)
         await analysts.create_views(pool, settings.analyst_database_password)
         pool_holder["pool"] = pool
-        projections.HANDLERS[AR_MATCHING].update(matching_handlers.HANDLERS)
         projections.subscribe(runtime.broker, settings, pool)
 
     async def close_pool() -> None:
@@ -43,7 +41,8 @@ def build():  # noqa: ANN201
     runtime.on_shutdown.append(close_pool)
     router = aging_router(pool_holder, SystemClock(), settings.default_tenant,
                           settings.database_url)
-    return runtime, runtime.http_app(router, title="Aging")
+    reports = reports_router(pool_holder, SystemClock(), settings.default_tenant)
+    return runtime, runtime.http_app(router, reports, title="Aging")
 
 
 if __name__ == "__main__":

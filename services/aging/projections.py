@@ -1,10 +1,14 @@
 """The open-item projection: every invoice (and debit note), what is still open on it,
-and unapplied cash (and credit notes on account).
+unapplied cash (and credit notes on account), and the customers' attributes to group by.
 
 Order-independent: an application may arrive before the invoice it settles (they
 travel on different topics), so applications are kept in their own table and an
-invoice's open amount is always original minus what has been applied to it, plus the
-signed changes invoicing made to it (they follow the invoice on its own topic).
+invoice's open amount is always recomputed from its facts (`refresh_open_item`):
+original, less what has been applied to it, plus the signed changes invoicing made
+to it. The rebuild (rebuild.py) computes the same formula in memory.
+
+The SQL is unqualified: the consumer points `search_path` at the live schema, a
+rebuild at its fresh one (libs/runtime/projection.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncpg
 
 from libs.events import (
     CreditNoteIssued,
+    CustomerUpserted,
     DebitNoteIssued,
     Envelope,
     InvoiceAdjusted,
@@ -25,13 +30,18 @@ from libs.events import (
     PaymentApplied,
     PaymentUnapplied,
 )
-from libs.events.topics import AR_INVOICING, AR_MATCHING
+from libs.events.credit import OrderCreditApproved, OrderCreditHeld
+from libs.events.topics import AR_CREDIT, AR_INVOICING, AR_MATCHING, ERP_CUSTOMERS
 from libs.runtime.projection import TRACKING_DDL, ProjectionConsumer, ProjectionHandler
+
+from . import aggregates, matching_handlers
+from .open_items import lock_open_item, refresh_open_item, settle
 
 SCHEMA = "aging"
 
-DDL = TRACKING_DDL.format(schema=SCHEMA) + f"""
-CREATE TABLE IF NOT EXISTS {SCHEMA}.open_items (
+# Tables first, secondary indexes apart: a rebuild loads its tables and indexes them after.
+TABLES_DDL = TRACKING_DDL + """
+CREATE TABLE IF NOT EXISTS {schema}.open_items (
     tenant          text    NOT NULL,
     invoice_id      text    NOT NULL,
     invoice_number  text    NOT NULL,
@@ -45,11 +55,8 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.open_items (
     settled_on      date,
     PRIMARY KEY (tenant, invoice_id)
 );
-CREATE INDEX IF NOT EXISTS open_items_by_customer
-    ON {SCHEMA}.open_items (tenant, customer_id, due_date) WHERE open_amount <> 0;
-CREATE INDEX IF NOT EXISTS open_items_by_number ON {SCHEMA}.open_items (tenant, invoice_number);
 
-CREATE TABLE IF NOT EXISTS {SCHEMA}.applications (
+CREATE TABLE IF NOT EXISTS {schema}.applications (
     tenant         text    NOT NULL,
     application_id text    NOT NULL,
     payment_id     text    NOT NULL,
@@ -60,9 +67,8 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.applications (
     applied_on     date    NOT NULL,
     PRIMARY KEY (tenant, application_id)
 );
-CREATE INDEX IF NOT EXISTS applications_by_invoice ON {SCHEMA}.applications (tenant, invoice_id);
 
-CREATE TABLE IF NOT EXISTS {SCHEMA}.unapplied_cash (
+CREATE TABLE IF NOT EXISTS {schema}.unapplied_cash (
     tenant      text    NOT NULL,
     payment_id  text    NOT NULL,
     customer_id text,
@@ -76,8 +82,8 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.unapplied_cash (
 -- Invoicing's documents after issue. A debit note is an open item of its own kind; a
 -- credit note, adjustment, cancellation or write-off is a signed change to what an
 -- invoice owes, kept with its business date so past dates age right (history.py).
-ALTER TABLE {SCHEMA}.open_items ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'invoice';
-CREATE TABLE IF NOT EXISTS {SCHEMA}.document_changes (
+ALTER TABLE {schema}.open_items ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'invoice';
+CREATE TABLE IF NOT EXISTS {schema}.document_changes (
     tenant          text    NOT NULL,
     change_id       text    NOT NULL,
     invoice_id      text    NOT NULL,
@@ -89,62 +95,101 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.document_changes (
     actor           text    NOT NULL,
     PRIMARY KEY (tenant, change_id)
 );
+
+-- The invoice's value in the tenant's functional currency on its issue date (null when
+-- invoicing had no rate): open amounts convert at that rate.
+ALTER TABLE {schema}.open_items ADD COLUMN IF NOT EXISTS functional_currency text;
+ALTER TABLE {schema}.open_items ADD COLUMN IF NOT EXISTS functional_amount numeric;
+
+-- What aging groups customers by: the ERP's master data, and the credit group credit
+-- last decided an order of the customer's under (credit publishes no membership event).
+CREATE TABLE IF NOT EXISTS {schema}.customers (
+    tenant          text NOT NULL,
+    customer_id     text NOT NULL,
+    name            text,
+    segment         text,
+    risk_class      text,
+    collector       text,
+    credit_group_id text,
+    PRIMARY KEY (tenant, customer_id)
+);
+"""
+
+INDEXES_DDL = """
+CREATE INDEX IF NOT EXISTS open_items_by_customer
+    ON {schema}.open_items (tenant, customer_id, due_date) WHERE open_amount <> 0;
+CREATE INDEX IF NOT EXISTS open_items_by_number ON {schema}.open_items (tenant, invoice_number);
+CREATE INDEX IF NOT EXISTS applications_by_invoice ON {schema}.applications (tenant, invoice_id);
 CREATE INDEX IF NOT EXISTS document_changes_by_invoice
-    ON {SCHEMA}.document_changes (tenant, invoice_id);
+    ON {schema}.document_changes (tenant, invoice_id);
 """
 
 
-async def create_tables(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as connection:
-        await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        await connection.execute(DDL)
+def ddl(schema: str = SCHEMA) -> str:
+    """Every table, index, aggregate and trigger of the projection, in `schema`."""
+    return (TABLES_DDL + aggregates.TABLES_DDL + INDEXES_DDL
+            + aggregates.TRIGGERS_DDL).format(schema=schema)
+
+
+DDL = ddl()
+
+
+async def create_tables(pool: asyncpg.Pool, schema: str = SCHEMA) -> None:
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        had_aggregates = await connection.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", f"{schema}.receivable_days")
+        await connection.execute(ddl(schema))
+        if not had_aggregates:  # a projection from before the aggregates: count it once
+            await connection.execute(aggregates.FILL.format(schema=schema))
 
 
 async def on_invoice_issued(connection: asyncpg.Connection, envelope: Envelope,
                             issued: InvoiceIssued) -> None:
+    functional = issued.functional_amount
+    await lock_open_item(connection, envelope.tenant, issued.invoice_id)
     await connection.execute(
-        f"""
-        INSERT INTO {SCHEMA}.open_items AS item
-        SELECT $1, $2, $3, $4, $9, $5, $6, $7, $8,
-               $8 - coalesce(sum(applied.amount), 0),
-               CASE WHEN $8 - coalesce(sum(applied.amount), 0) <= 0 THEN max(applied.applied_on) END
-        FROM (SELECT amount, applied_on FROM {SCHEMA}.applications
-              WHERE tenant = $1 AND invoice_id = $2) AS applied
+        """
+        INSERT INTO open_items (tenant, invoice_id, invoice_number, customer_id, order_id,
+            currency, issue_date, due_date, original_amount, open_amount, kind,
+            functional_currency, functional_amount)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 'invoice', $10, $11)
         ON CONFLICT (tenant, invoice_id) DO NOTHING
         """,
         envelope.tenant, issued.invoice_id, issued.invoice_number, issued.customer_id,
-        issued.total.currency, issued.issue_date, issued.due_date, issued.total.amount,
-        issued.order_id,
+        issued.order_id, issued.total.currency, issued.issue_date, issued.due_date,
+        issued.total.amount, issued.functional_currency,
+        functional.amount if functional is not None else None,
     )
+    await refresh_open_item(connection, envelope.tenant, issued.invoice_id)
+
+
+async def on_debit_note_issued(connection: asyncpg.Connection, envelope: Envelope,
+                               note: DebitNoteIssued) -> None:
+    await lock_open_item(connection, envelope.tenant, note.debit_note_id)
+    await connection.execute(
+        """
+        INSERT INTO open_items (tenant, invoice_id, invoice_number, customer_id,
+            order_id, currency, issue_date, due_date, original_amount, open_amount, kind)
+        VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8, 'debit_note')
+        ON CONFLICT (tenant, invoice_id) DO NOTHING
+        """, envelope.tenant, note.debit_note_id, note.debit_note_number, note.customer_id,
+        note.total.currency, note.issue_date, note.due_date, note.total.amount)
+    await refresh_open_item(connection, envelope.tenant, note.debit_note_id)
 
 
 async def on_payment_applied(connection: asyncpg.Connection, envelope: Envelope,
                              applied: PaymentApplied) -> None:
-    inserted = await connection.fetchval(
-        f"""
-        INSERT INTO {SCHEMA}.applications VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT DO NOTHING RETURNING true
-        """,
-        envelope.tenant, applied.application_id, applied.payment_id, applied.invoice_id,
-        applied.customer_id, applied.amount.currency, applied.amount.amount, applied.applied_on,
-    )
-    if inserted:
-        await connection.execute(
-            f"""
-            UPDATE {SCHEMA}.open_items
-            SET open_amount = open_amount - $3,
-                settled_on = CASE WHEN open_amount - $3 <= 0 THEN $4::date END
-            WHERE tenant = $1 AND invoice_id = $2
-            """,
-            envelope.tenant, applied.invoice_id, applied.amount.amount, applied.applied_on,
-        )
+    await settle(connection, envelope.tenant, applied.application_id, applied.payment_id,
+                 applied.invoice_id, applied.customer_id, applied.amount.currency,
+                 applied.amount.amount, applied.applied_on)
 
 
 async def on_payment_unapplied(connection: asyncpg.Connection, envelope: Envelope,
                                unapplied: PaymentUnapplied) -> None:
     await connection.execute(
-        f"""
-        INSERT INTO {SCHEMA}.unapplied_cash VALUES ($1, $2, $3, $4, $5, $6, $7)
+        """
+        INSERT INTO unapplied_cash VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT DO NOTHING
         """,
         envelope.tenant, unapplied.payment_id, unapplied.customer_id, unapplied.amount.currency,
@@ -155,15 +200,14 @@ async def on_payment_unapplied(connection: asyncpg.Connection, envelope: Envelop
 async def _change_invoice(connection: asyncpg.Connection, envelope: Envelope, invoice_id: str,
                          kind: str, amount: Decimal, changed_on: date, reason: str, actor: str,
                          document_number: str | None = None) -> None:
+    await lock_open_item(connection, envelope.tenant, invoice_id)
     await connection.execute(
-        f"""
-        INSERT INTO {SCHEMA}.document_changes VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        """
+        INSERT INTO document_changes VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT DO NOTHING
         """, envelope.tenant, envelope.id, invoice_id, kind, document_number, amount,
         changed_on, reason, actor)
-    await connection.execute(
-        f"UPDATE {SCHEMA}.open_items SET open_amount = open_amount + $3 "
-        "WHERE tenant = $1 AND invoice_id = $2", envelope.tenant, invoice_id, amount)
+    await refresh_open_item(connection, envelope.tenant, invoice_id)
 
 
 async def on_invoice_adjusted(connection: asyncpg.Connection, envelope: Envelope,
@@ -195,35 +239,49 @@ async def on_credit_note_issued(connection: asyncpg.Connection, envelope: Envelo
                               note.credit_note_number)
         return
     # On account it settles nothing yet: a credit the customer holds, shown beside the
-    # open items as unapplied cash is.
-    await connection.execute(
-        f"""
-        INSERT INTO {SCHEMA}.unapplied_cash VALUES ($1, $2, $3, $4, $5, $6, $7)
-        ON CONFLICT DO NOTHING
-        """, envelope.tenant, note.credit_note_id, note.customer_id, note.total.currency,
-        note.total.amount, note.issue_date,
-        f"credit note {note.credit_note_number} on account: {note.reason}")
+    # open items as unapplied cash is. Added to, not inserted: a use of it (CreditApplied,
+    # on another topic) may have been counted first.
+    await matching_handlers.credit_on_account(
+        connection, envelope.tenant, note.credit_note_id, note.customer_id,
+        note.total.currency, note.total.amount, note.issue_date,
+        f"credit note {note.credit_note_number} on account: {note.reason}", describes=True)
 
 
-async def on_debit_note_issued(connection: asyncpg.Connection, envelope: Envelope,
-                               note: DebitNoteIssued) -> None:
+async def on_customer_upserted(connection: asyncpg.Connection, envelope: Envelope,
+                               customer: CustomerUpserted) -> None:
     await connection.execute(
-        f"""
-        INSERT INTO {SCHEMA}.open_items (tenant, invoice_id, invoice_number, customer_id,
-            order_id, currency, issue_date, due_date, original_amount, open_amount, kind)
-        VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8, 'debit_note')
-        ON CONFLICT (tenant, invoice_id) DO NOTHING
-        """, envelope.tenant, note.debit_note_id, note.debit_note_number, note.customer_id,
-        note.total.currency, note.issue_date, note.due_date, note.total.amount)
+        """
+        INSERT INTO customers AS known (tenant, customer_id, name, segment, risk_class,
+                                        collector)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (tenant, customer_id) DO UPDATE
+        SET name = EXCLUDED.name, segment = EXCLUDED.segment,
+            risk_class = EXCLUDED.risk_class, collector = EXCLUDED.collector
+        """, envelope.tenant, customer.customer_id, customer.name, customer.segment,
+        customer.risk_class, customer.collector)
+
+
+async def on_order_credit_decided(connection: asyncpg.Connection, envelope: Envelope,
+                                  decision: OrderCreditApproved | OrderCreditHeld) -> None:
+    await connection.execute(
+        """
+        INSERT INTO customers AS known (tenant, customer_id, credit_group_id)
+        VALUES ($1, $2, $3)
+        ON CONFLICT (tenant, customer_id) DO UPDATE SET credit_group_id = EXCLUDED.credit_group_id
+        """, envelope.tenant, decision.customer_id, decision.credit_group_id)
 
 
 HANDLERS: dict[str, dict[type, ProjectionHandler]] = {
+    ERP_CUSTOMERS: {CustomerUpserted: on_customer_upserted},
     AR_INVOICING: {InvoiceIssued: on_invoice_issued, InvoiceAdjusted: on_invoice_adjusted,
                    InvoiceCancelled: on_invoice_cancelled,
                    InvoiceWrittenOff: on_invoice_written_off,
                    CreditNoteIssued: on_credit_note_issued,
                    DebitNoteIssued: on_debit_note_issued},
-    AR_MATCHING: {PaymentApplied: on_payment_applied, PaymentUnapplied: on_payment_unapplied},
+    AR_MATCHING: {PaymentApplied: on_payment_applied, PaymentUnapplied: on_payment_unapplied,
+                  **matching_handlers.HANDLERS},
+    AR_CREDIT: {OrderCreditApproved: on_order_credit_decided,
+                OrderCreditHeld: on_order_credit_decided},
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -90,33 +92,103 @@ async def customer_balance(pool: asyncpg.Pool, tenant: str, customer_id: str,
     }
 
 
-async def aging_report(pool: asyncpg.Pool, tenant: str, view: AgingView) -> dict[str, Any]:
+class GroupBy(StrEnum):
+    """What one line of the aging report stands for."""
+
+    CUSTOMER = "customer"
+    SEGMENT = "segment"
+    COLLECTOR = "collector"
+    CREDIT_GROUP = "credit_group"
+    TENANT = "tenant"
+
+
+# How each grouping names its line; customers' attributes come from the ERP master data
+# (erp.customers) and credit's order decisions (ar.credit). None: the tenant line alone.
+_GROUP_KEY = {GroupBy.CUSTOMER: "items.customer_id", GroupBy.SEGMENT: "customer.segment",
+              GroupBy.COLLECTOR: "customer.collector",
+              GroupBy.CREDIT_GROUP: "customer.credit_group_id", GroupBy.TENANT: "NULL::text"}
+
+
+def _report_source(view: AgingView) -> tuple[str, str]:
+    """Today's report reads the day aggregates (aggregates.py), a past date the items as
+    they stood then. Returns (FROM clause, item-count expression)."""
+    if view.as_of >= view.today:
+        table = ("open_by_due_date" if view.basis is AgingBasis.DUE_DATE
+                 else "open_by_issue_date")
+        return (f"(SELECT * FROM {SCHEMA}.{table} WHERE tenant = $1) AS items",
+                "sum(open_items)::bigint")
+    return f"({view.items()}) AS items", "count(*)"
+
+
+async def aging_report(pool: asyncpg.Pool, tenant: str, view: AgingView,
+                       group_by: GroupBy = GroupBy.CUSTOMER) -> dict[str, Any]:
+    source, item_count = _report_source(view)
+    key = _GROUP_KEY[group_by]
+    joined = "" if group_by in (GroupBy.CUSTOMER, GroupBy.TENANT) else (
+        f"LEFT JOIN {SCHEMA}.customers AS customer "
+        "ON customer.tenant = $1 AND customer.customer_id = items.customer_id")
     async with pool.acquire() as connection:
         rows = await connection.fetch(
             f"""
-            SELECT customer_id, currency, sum(open_amount) AS open_amount, count(*) AS open_items,
-                   {view.bucket_columns()}
-            FROM ({view.items()}) AS items
-            GROUP BY GROUPING SETS ((customer_id, currency), (currency))
-            ORDER BY currency, customer_id NULLS LAST
+            SELECT {key} AS line, currency, sum(open_amount) AS open_amount,
+                   {item_count} AS open_items, {view.bucket_columns()}
+            FROM {source} {joined}
+            GROUP BY 1, currency
+            ORDER BY currency, 1 NULLS LAST
             """, tenant, view.as_of)
-    customers = [row for row in rows if row["customer_id"] is not None]
-    totals = [row for row in rows if row["customer_id"] is None]
-    return {
+    lines = [_report_line(view, row["currency"], row["open_amount"], row["open_items"],
+                          view.row_buckets(row)) for row in rows]
+    totals: dict[str, dict[str, Any]] = {}
+    for row, line in zip(rows, lines):
+        total = totals.setdefault(row["currency"], {
+            "open_amount": Decimal(0), "open_items": 0,
+            "buckets": {label: Decimal(0) for label in view.labels}})
+        total["open_amount"] += row["open_amount"]
+        total["open_items"] += row["open_items"]
+        for index, label in enumerate(view.labels):
+            total["buckets"][label] += row[f"b{index}"]
+        if group_by is GroupBy.CUSTOMER:
+            line["customer_id"] = row["line"]
+        elif group_by is not GroupBy.TENANT:
+            line[group_by.value] = row["line"]
+    report = {
         "tenant": tenant,
         **view.describe(),
-        "customers": [
-            {"customer_id": row["customer_id"], "currency": row["currency"],
-             "open_amount": str(row["open_amount"]), "open_items": row["open_items"],
-             "buckets": view.row_buckets(row)}
-            for row in customers
-        ],
-        "totals": [
-            {"currency": row["currency"], "open_amount": str(row["open_amount"]),
-             "open_items": row["open_items"], "buckets": view.row_buckets(row)}
-            for row in totals
-        ],
+        "group_by": group_by.value,
+        "totals": [_report_line(view, currency, total["open_amount"], total["open_items"],
+                                {label: str(amount) for label, amount in total["buckets"].items()})
+                   for currency, total in totals.items()],
     }
+    if group_by is GroupBy.CUSTOMER:
+        report["customers"] = lines  # the name this line had before grouping came
+    elif group_by is not GroupBy.TENANT:
+        report["groups"] = lines
+    return report
+
+
+def _report_line(view: AgingView, currency: str, open_amount: Decimal, open_items: int,
+                 buckets: dict[str, str]) -> dict[str, Any]:
+    return {"currency": currency, "open_amount": str(open_amount), "open_items": open_items,
+            "buckets": buckets}
+
+
+async def functional_totals(pool: asyncpg.Pool, tenant: str) -> list[dict[str, Any]]:
+    """Today's open receivable in the tenant's functional currency, each invoice at the rate
+    of its issue date; invoices issued without a rate are counted apart, not guessed."""
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(
+            f"""
+            SELECT functional_currency,
+                   sum(open_amount * functional_amount / original_amount)
+                       FILTER (WHERE functional_amount IS NOT NULL) AS open_amount,
+                   count(*) FILTER (WHERE functional_amount IS NULL) AS without_rate
+            FROM {SCHEMA}.open_items
+            WHERE tenant = $1 AND open_amount <> 0 AND functional_currency IS NOT NULL
+            GROUP BY functional_currency ORDER BY functional_currency
+            """, tenant)
+    return [{"currency": row["functional_currency"],
+             "open_amount": str((row["open_amount"] or Decimal(0)).quantize(Decimal("0.01"))),
+             "open_items_without_rate": row["without_rate"]} for row in rows]
 
 
 async def invoice_status(pool: asyncpg.Pool, tenant: str, invoice_number: str) -> dict[str, Any] | None:

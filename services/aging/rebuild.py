@@ -1,0 +1,225 @@
+"""Rebuild the aging projection from the event log, and switch to it atomically:
+
+    python -m services.aging.rebuild [--workers N]
+
+1. A fresh schema `aging_rebuild_<time>` gets empty tables.
+2. Every topic the projection consumes is read from its beginning up to its end now,
+   one worker process per partition index, folded in memory (fold.py) and written with
+   COPY; aggregates, indexes and triggers follow, computed in bulk.
+3. Catch up: what the live projection has consumed since is applied to the fresh schema
+   with the live handlers, once freely, then again under the projection's switch lock
+   (which every live transaction holds shared), so nothing moves meanwhile.
+4. In that same transaction the live schema is dropped and the fresh one takes its name;
+   the analysts' views and grants are made again. Readers see the old state or the new,
+   never a half-built one; writers resume on the new tables when the lock is released.
+
+Kafka must keep these topics whole (retention off) for a rebuild to mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing import get_context
+
+import asyncpg
+
+from libs.events import InvalidEvent, decode
+from libs.events.topics import physical_topic
+from libs.runtime.projection import SWITCH_LOCK, apply_once, enter_schema, store_position
+
+from . import aggregates, analysts, projections
+from .fold import UNAPPLIED_COLUMNS, fold_unapplied_cash
+from .main import AgingSettings
+from .open_items import refresh_open_item
+from .replay import (
+    PartitionJob,
+    PartitionLoad,
+    Position,
+    end_offsets,
+    load_partition,
+    records_between,
+    refused_records,
+)
+
+log = logging.getLogger(__name__)
+
+# Folded in this order: a credit note before its uses, an invoice before its payments.
+TOPICS = tuple(projections.HANDLERS)
+HANDLERS_BY_TOPIC = {physical_topic(topic): handlers
+                     for topic, handlers in projections.HANDLERS.items()}
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    schema: str
+    records: int
+    validated: int
+    rows: int
+    caught_up: int
+    load_seconds: float
+    total_seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.records / self.load_seconds if self.load_seconds else 0.0
+
+
+async def live_positions(connection: asyncpg.Connection, schema: str) -> dict[Position, int]:
+    exists = await connection.fetchval("SELECT to_regclass($1) IS NOT NULL",
+                                       f"{schema}.consumer_positions")
+    if not exists:
+        return {}
+    rows = await connection.fetch(f"SELECT topic, partition, next_offset "
+                                  f"FROM {schema}.consumer_positions")
+    return {(row["topic"], row["partition"]): row["next_offset"] for row in rows}
+
+
+async def _catch_up(connection: asyncpg.Connection, settings: AgingSettings, schema: str,
+                    starts: dict[Position, int], ends: dict[Position, int],
+                    refused: frozenset[tuple[str, int, int]]) -> int:
+    """Apply, with the live handlers, what lies between the fresh schema's positions and
+    `ends`; inside the caller's transaction. Returns how many records were read."""
+    applied = 0
+    async for record in records_between(settings.kafka_bootstrap_servers, starts, ends):
+        applied += 1
+        await store_position(connection, record.topic, record.partition, record.offset + 1)
+        if (record.topic, record.partition, record.offset) in refused:
+            continue
+        try:
+            envelope, event = decode(record.headers, record.value)
+        except InvalidEvent:
+            continue  # the live consumer dead-letters it
+        handler = HANDLERS_BY_TOPIC[record.topic].get(type(event))
+        await apply_once(connection, handler, envelope, event, notify_channel=None)
+    return applied
+
+
+async def _load(settings: AgingSettings, workers: ProcessPoolExecutor, schema: str,
+                ends: dict[Position, int], judged: dict[Position, int],
+                refused: frozenset) -> list[PartitionLoad]:
+    topics = tuple(physical_topic(topic) for topic in TOPICS)
+    partitions = sorted({partition for _topic, partition in ends})
+    loop = asyncio.get_running_loop()
+    jobs = [PartitionJob(settings.kafka_bootstrap_servers, settings.database_url, schema,
+                         partition, topics, ends, judged, refused)
+            for partition in partitions]
+    return list(await asyncio.gather(*(loop.run_in_executor(workers, load_partition, job)
+                                       for job in jobs)))
+
+
+async def _finish_tables(connection: asyncpg.Connection, schema: str,
+                         loads: list[PartitionLoad], ends: dict[Position, int]) -> None:
+    """What the workers could not do alone, then the bulk-built aggregates and indexes."""
+    cash = fold_unapplied_cash(move for load in loads for move in load.cash_moves)
+    await connection.copy_records_to_table("unapplied_cash", schema_name=schema,
+                                           columns=UNAPPLIED_COLUMNS, records=cash)
+    await connection.executemany(
+        f"INSERT INTO {schema}.consumer_positions VALUES ($1, $2, $3)",
+        [(topic, partition, end) for (topic, partition), end in ends.items()])
+    async with connection.transaction():
+        await enter_schema(connection, schema, schema)
+        for tenant, invoice_id in set().union(*(load.strangers for load in loads)):
+            # facts about an item folded on another partition index
+            await refresh_open_item(connection, tenant, invoice_id)
+    await connection.execute(aggregates.FILL.format(schema=schema))
+    await connection.execute(
+        (projections.INDEXES_DDL + aggregates.TRIGGERS_DDL).format(schema=schema))
+    await connection.execute(f"ANALYZE {schema}.open_items, {schema}.applications, "
+                             f"{schema}.document_changes, {schema}.open_by_due_date, "
+                             f"{schema}.open_by_issue_date")
+
+
+async def _switch(connection: asyncpg.Connection, settings: AgingSettings, fresh: str,
+                  live: str, refused: frozenset) -> int:
+    """Under the switch lock: the last catch-up, then the fresh schema takes the live
+    schema's name, all in one transaction."""
+    retired = f"{live}_retired_{fresh.rsplit('_', 1)[-1]}"
+    async with connection.transaction():
+        await connection.execute(SWITCH_LOCK, live)
+        await enter_schema(connection, fresh, live)
+        caught_up = await _catch_up(connection, settings, fresh,
+                                    await live_positions(connection, fresh),
+                                    await live_positions(connection, live), refused)
+        await connection.execute("SET LOCAL search_path TO DEFAULT")
+        if await connection.fetchval("SELECT to_regnamespace($1) IS NOT NULL", live):
+            await connection.execute(f"ALTER SCHEMA {live} RENAME TO {retired}")
+        await connection.execute(f"ALTER SCHEMA {fresh} RENAME TO {live}")
+        # Dropping the old tables also makes every session re-plan its cached statements
+        # against the new ones.
+        await connection.execute(f"DROP SCHEMA IF EXISTS {retired} CASCADE")
+        await connection.execute(analysts.VIEWS_SQL.read_text())
+        if settings.analyst_database_password:
+            async with connection.transaction():  # a savepoint: a refused grant is no abort
+                await analysts._grant_read_only(  # noqa: SLF001 - the same grants as startup
+                    connection, settings.analyst_database_password)
+    return caught_up
+
+
+async def rebuild(settings: AgingSettings, workers: ProcessPoolExecutor,
+                  live: str = projections.SCHEMA) -> RebuildReport:
+    started = time.perf_counter()
+    fresh = f"{live}_rebuild_{datetime.now(UTC):%Y%m%d%H%M%S}"
+    topics = tuple(physical_topic(topic) for topic in TOPICS)
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        await connection.execute(f"CREATE SCHEMA {fresh}")
+        await connection.execute(
+            (projections.TABLES_DDL + aggregates.TABLES_DDL).format(schema=fresh))
+        load_started = time.perf_counter()
+        judged = await live_positions(connection, live)
+        ends = await end_offsets(settings.kafka_bootstrap_servers, topics)
+        refused = await refused_records(settings.kafka_bootstrap_servers, topics,
+                                        settings.consumer_group)
+        log.info("positions and dead letters read in %.2f s", time.perf_counter() - load_started)
+        loads = await _load(settings, workers, fresh, ends, judged, refused)
+        log.info("partitions folded and copied in %.2f s", time.perf_counter() - load_started)
+        await _finish_tables(connection, fresh, loads, ends)
+        load_seconds = time.perf_counter() - load_started
+        log.info("aggregates and indexes built in %.2f s", load_seconds)
+        async with connection.transaction():  # most of the way, without holding anyone up
+            await enter_schema(connection, fresh, fresh)
+            caught_up = await _catch_up(connection, settings, fresh, ends,
+                                        await live_positions(connection, live), refused)
+        caught_up += await _switch(connection, settings, fresh, live, refused)
+    except BaseException:
+        await connection.execute(f"DROP SCHEMA IF EXISTS {fresh} CASCADE")
+        raise
+    finally:
+        await connection.close()
+    return RebuildReport(
+        schema=live, records=sum(load.records for load in loads),
+        validated=sum(load.validated for load in loads),
+        rows=sum(load.rows for load in loads), caught_up=caught_up,
+        load_seconds=load_seconds, total_seconds=time.perf_counter() - started)
+
+
+def run(settings: AgingSettings, workers: int | None = None) -> RebuildReport:
+    """Fork the workers before any event loop exists, then rebuild."""
+    count = workers or max(1, min(os.cpu_count() or 1, settings.kafka_topic_partitions))
+    with ProcessPoolExecutor(count, mp_context=get_context("fork")) as pool:
+        pool.submit(int).result()  # with fork, every worker starts on the first task
+        return asyncio.run(rebuild(settings, pool))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: cores, at most one per partition)")
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    report = run(AgingSettings(), arguments.workers)
+    print(f"rebuilt {report.schema}: {report.records:,} records "
+          f"({report.validated:,} validated in full), {report.rows:,} rows in "
+          f"{report.load_seconds:.2f} s ({report.events_per_second:,.0f} events/s); "
+          f"{report.caught_up:,} caught up; switched after {report.total_seconds:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
