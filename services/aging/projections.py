@@ -287,4 +287,5 @@ HANDLERS: dict[str, dict[type, ProjectionHandler]] = {
 
 def subscribe(broker, settings, pool: asyncpg.Pool) -> None:  # noqa: ANN001
     for topic, handlers in HANDLERS.items():
-        ProjectionConsumer(broker, settings, pool, topic, handlers)
+        ProjectionConsumer(broker, settings, pool, topic, handlers,
+                           settings.consumer_batch_size)
