@@ -53,6 +53,9 @@ CONSUMED = Counter("ar_events_consumed_total", "Inbound events by outcome",
 APPLIED, DUPLICATE, IGNORED = "applied", "duplicate", "ignored"
 
 
+Decoded = tuple[ConsumerRecord, Envelope, IntegrationEvent]
+
+
 class Rejected(Exception):
     """A well-formed event the domain refuses; dead-lettered with this message as reason."""
 
@@ -161,9 +164,29 @@ class InboundConsumer(ABC):
             self._offsets.applied(message.consumer, records[-1])
 
     async def apply_together(self, records: list[ConsumerRecord]) -> None:
-        """Apply one partition's records in order; by default one by one."""
+        """One partition's records, in order: in one transaction (`apply_batch`); if any
+        of them is refused or fails, none of their effects is kept and they are applied
+        one by one instead, so a bad record is dead-lettered alone."""
+        if len(records) > 1:
+            try:
+                decoded = [(record, *decode(record.headers, record.value))
+                           for record in records]
+                outcomes = await self.apply_batch(decoded)
+            except Exception as error:  # noqa: BLE001 - the one-by-one path decides
+                log.info("%d records of %s#%d applied one by one instead (%r)",
+                         len(records), records[0].topic, records[0].partition, error)
+            else:
+                for (record, envelope, _), outcome in zip(decoded, outcomes, strict=True):
+                    CONSUMED.labels(self.settings.consumer_group, record.topic,
+                                    envelope.type, outcome).inc()
+                return
         for record in records:
             await self._deal_with(record)
+
+    async def apply_batch(self, decoded: list[Decoded]) -> list[str]:
+        """Make the records' effects durable in one transaction; return their outcomes.
+        Needed only by consumers subscribed with `batch_size` > 1."""
+        raise NotImplementedError(f"{type(self).__name__} applies records one at a time")
 
     async def _deal_with(self, record: ConsumerRecord) -> None:
         """Apply the record, or dead-letter it; raise only if it must come again."""
@@ -237,33 +260,15 @@ class TrackedConsumer(InboundConsumer):
             self._positions[name] = -1 if position is None else position
         return record.offset <= self._positions[name]
 
-    async def apply_together(self, records: list[ConsumerRecord]) -> None:
-        """One transaction for the lot; if any record is refused or fails, none of
-        their effects is kept and they are applied one by one instead, so a bad record
-        is dead-lettered alone."""
-        if len(records) > 1:
-            try:
-                decoded = [(record, *decode(record.headers, record.value))
-                           for record in records]
-                await self.already_dealt_with(records[0])  # knows the stored position
-                position = self._positions[tracking_name(records[0].topic,
-                                                         records[0].partition)]
-                outcomes = await asyncio.to_thread(self._handle_in_one_batch, decoded,
-                                                   position)
-            except Exception as error:  # noqa: BLE001 - the one-by-one path decides
-                log.info("%d records of %s#%d applied one by one instead (%r)",
-                         len(records), records[0].topic, records[0].partition, error)
-            else:
-                for (record, envelope, _), outcome in zip(decoded, outcomes, strict=True):
-                    CONSUMED.labels(self.settings.consumer_group, record.topic,
-                                    envelope.type, outcome).inc()
-                self._stored(records[-1])
-                return
-        await super().apply_together(records)
+    async def apply_batch(self, decoded: list[Decoded]) -> list[str]:
+        first = decoded[0][0]
+        await self.already_dealt_with(first)  # knows the stored position
+        position = self._positions[tracking_name(first.topic, first.partition)]
+        outcomes = await asyncio.to_thread(self._handle_in_one_batch, decoded, position)
+        self._stored(decoded[-1][0])
+        return outcomes
 
-    def _handle_in_one_batch(
-            self, decoded: list[tuple[ConsumerRecord, Envelope, IntegrationEvent]],
-            position: int,
+    def _handle_in_one_batch(self, decoded: list[Decoded], position: int,
     ) -> list[str]:
         first = decoded[0][0]
         name = tracking_name(first.topic, first.partition)

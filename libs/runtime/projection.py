@@ -23,9 +23,9 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from prometheus_client import Histogram
 
-from libs.events import Envelope, IntegrationEvent, decode
+from libs.events import Envelope, IntegrationEvent
 
-from .consumer import APPLIED, CONSUMED, DUPLICATE, IGNORED, InboundConsumer
+from .consumer import APPLIED, DUPLICATE, IGNORED, Decoded, InboundConsumer
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -120,28 +120,10 @@ class ProjectionConsumer(InboundConsumer):
 
     async def apply(self, record: ConsumerRecord, envelope: Envelope,
                     event: IntegrationEvent) -> str:
-        outcomes = await self._apply_in_one_transaction([(record, envelope, event)])
+        outcomes = await self.apply_batch([(record, envelope, event)])
         return outcomes[0]
 
-    async def apply_together(self, records: list[ConsumerRecord]) -> None:
-        if len(records) > 1:
-            try:
-                decoded = [(record, *decode(record.headers, record.value))
-                           for record in records]
-                outcomes = await self._apply_in_one_transaction(decoded)
-            except Exception as error:  # noqa: BLE001 - the one-by-one path decides
-                log.info("%d records of %s#%d applied one by one instead (%r)",
-                         len(records), records[0].topic, records[0].partition, error)
-            else:
-                for (record, envelope, _), outcome in zip(decoded, outcomes, strict=True):
-                    CONSUMED.labels(self.settings.consumer_group, record.topic,
-                                    envelope.type, outcome).inc()
-                return
-        await super().apply_together(records)
-
-    async def _apply_in_one_transaction(
-            self, decoded: list[tuple[ConsumerRecord, Envelope, IntegrationEvent]],
-    ) -> list[str]:
+    async def apply_batch(self, decoded: list[Decoded]) -> list[str]:
         channel = changes_channel(self.schema)
         async with self.pool.acquire() as connection, connection.transaction():
             await enter_schema(connection, self.schema, self.schema)
