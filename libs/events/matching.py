@@ -8,12 +8,13 @@ collector's words (`explanation`); a person's decision says who (`actor`) and wh
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import IntegrationEvent
+from .base import IntegrationEvent, upcaster
 from .fields import AccountId, check_positive
+from .invoicing import AppliedExchangeRate
 from .money import Amount, Money
 from .topics import AR_MATCHING
 
@@ -24,14 +25,19 @@ ReasonCode = Field(min_length=1, description="e.g. bank-charges, damaged-goods, 
 
 __all__ = [
     "ApplicationReversed", "CreditApplied", "DeductionRaised", "DifferenceWrittenOff",
-    "PaymentApplied", "PaymentUnapplied", "UnappliedCashChanged",
+    "ErpPaidInvoiceCleared", "ErpPaidInvoiceUncleared", "PaymentApplied", "PaymentUnapplied",
+    "UnappliedCashChanged",
 ]
 
 
 class PaymentApplied(IntegrationEvent, event_type="PaymentApplied", topic=AR_MATCHING):
-    """Part or all of a payment settles part or all of an invoice."""
+    """Part or all of a payment settles part or all of an invoice.
 
-    version: Literal[1] = 1
+    `amount` is what it settles, in the invoice's currency. Cash in another currency also
+    says what it took of the payment (`paid`, in the payment's currency) and the published
+    rate it was converted at (`exchange_rate`); v2 added both."""
+
+    version: Literal[2] = 2
     application_id: str
     payment_id: str
     invoice_id: str
@@ -46,11 +52,28 @@ class PaymentApplied(IntegrationEvent, event_type="PaymentApplied", topic=AR_MAT
     actor: str | None = Field(default=None, description="the person who matched it by hand; "
                                                         "null for an automatic match")
     reason: str | None = Field(default=None, description="why the person matched it")
+    paid: Money | None = Field(default=None, description="cash in another currency than the "
+                                                         "invoice: what it took of the payment")
+    exchange_rate: AppliedExchangeRate | None = Field(
+        default=None, description="the published rate `paid` was converted at")
 
     @model_validator(mode="after")
     def _positive(self) -> PaymentApplied:
         check_positive(self.amount, "an applied amount")
+        if (self.paid is None) != (self.exchange_rate is None):
+            raise ValueError("cash in another currency needs both paid and exchange_rate")
+        if self.paid is not None:
+            check_positive(self.paid, "a paid amount")
+            if self.paid.currency == self.amount.currency:
+                raise ValueError(f"paid is in the invoice's currency {self.amount.currency}: "
+                                 f"no exchange rate is involved")
         return self
+
+
+@upcaster("PaymentApplied", from_version=1)
+def _same_currency_application(body: dict[str, Any]) -> dict[str, Any]:
+    """A v1 application was always in the invoice's currency: nothing was converted."""
+    return {**body, "version": 2}
 
 
 class PaymentUnapplied(IntegrationEvent, event_type="PaymentUnapplied", topic=AR_MATCHING):
@@ -185,3 +208,37 @@ class CreditApplied(IntegrationEvent, event_type="CreditApplied", topic=AR_MATCH
     def _positive(self) -> CreditApplied:
         check_positive(self.amount, "an applied credit")
         return self
+
+
+class ErpPaidInvoiceUncleared(IntegrationEvent, event_type="ErpPaidInvoiceUncleared",
+                              topic=AR_MATCHING):
+    """The ERP says an invoice is paid, but the grace period for the bank statement has
+    passed and no payment of ours clears it: money the ERP counts that never arrived (or
+    a payment applied elsewhere). Stays an exception until a payment clears the invoice
+    (`ErpPaidInvoiceCleared`)."""
+
+    version: Literal[1] = 1
+    invoice_number: str = Field(min_length=1, max_length=64)
+    invoice_id: str | None = Field(default=None,
+                                   description="null when receivables knows no such invoice")
+    customer_id: str = AccountId
+    erp_paid_on: date = Field(description="the date the ERP says it was paid")
+    erp_reference: str | None = Field(default=None, description="the ERP's clearing document")
+    open_amount: Money | None = Field(default=None, description="what is still open on it; "
+                                                                "null when the invoice is unknown")
+    detected_on: date
+    reason: str = Field(min_length=1, description="why, in a collector's words")
+
+
+class ErpPaidInvoiceCleared(IntegrationEvent, event_type="ErpPaidInvoiceCleared",
+                            topic=AR_MATCHING):
+    """An invoice reported by `ErpPaidInvoiceUncleared` is cleared after all (a payment
+    arrived, was matched, or what was open was otherwise settled): the exception is closed."""
+
+    version: Literal[1] = 1
+    invoice_number: str = Field(min_length=1, max_length=64)
+    invoice_id: str | None = None
+    customer_id: str = AccountId
+    erp_paid_on: date
+    cleared_on: date
+    reason: str = Field(min_length=1, description="what cleared it")

@@ -1,4 +1,5 @@
-"""HTTP: why a payment was applied (or not), and a person's match, unmatch and re-match.
+"""HTTP: why a payment was applied (or not), a person's match, unmatch and re-match, and
+the invoices the ERP says are paid that no payment clears.
 
 Every change says who (`actor`) and why (`reason`); bad input is a 4xx with a message
 and changes nothing. The tenant comes from the X-Tenant header.
@@ -7,6 +8,7 @@ and changes nothing. The tenant comes from the X-Tenant header.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +45,12 @@ class Unmatch(BaseModel):
                                        description="one application; default: all of them")
     actor: str = Field(min_length=1)
     reason: str = Field(min_length=1)
+
+
+class ErpPaidCheckRun(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date: dt.date | None = Field(default=None, description="check as of this day; default today")
 
 
 def matching_router(matching: MatchingApplication, default_tenant: str, clock: Clock) -> APIRouter:
@@ -97,5 +105,20 @@ def matching_router(matching: MatchingApplication, default_tenant: str, clock: C
         await run(matching.match_manually, tenant, payment_id, allocations, command.actor,
                   command.reason, clock.today(), True)
         return await explained(tenant, payment_id)
+
+    @router.get("/exceptions/erp-paid-uncleared",
+                summary="Invoices the ERP marked paid that no payment clears, past the grace")
+    async def erp_paid_uncleared(x_tenant: str | None = Header(default=None)) -> dict:
+        exceptions = await asyncio.to_thread(matching.erp_paid_uncleared,
+                                             x_tenant or default_tenant)
+        return {"exceptions": exceptions}
+
+    @router.post("/exceptions/erp-paid-uncleared/checks",
+                 summary="Check the ERP's paid invoices now (the service also does it on a "
+                         "schedule)")
+    async def check_erp_paid(command: ErpPaidCheckRun | None = None) -> dict:
+        on = (command.date if command else None) or clock.today()
+        raised = await asyncio.to_thread(matching.check_erp_paid, on)
+        return {"checked_on": on.isoformat(), "raised": raised}
 
     return router

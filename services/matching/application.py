@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -30,7 +30,9 @@ from libs.events import (
     PaymentReceived,
     PaymentUnapplied,
 )
+from libs.events.erp import ErpInvoiceMarkedPaid, ExchangeRatePublished
 from libs.events.invoicing import (
+    AppliedExchangeRate,
     CreditNoteIssued,
     DebitNoteIssued,
     InvoiceAdjusted,
@@ -42,10 +44,13 @@ from libs.events.matching import (
     CreditApplied,
     DeductionRaised,
     DifferenceWrittenOff,
+    ErpPaidInvoiceCleared,
+    ErpPaidInvoiceUncleared,
     UnappliedCashChanged,
 )
 from libs.events.payments import PaymentReturned
 from libs.runtime.causation import Causation
+from libs.runtime.clock import Clock, SystemClock
 from libs.runtime.eventstore import AlreadyProcessed, ReceivablesApplication
 from libs.runtime.ids import stable_id
 
@@ -56,6 +61,8 @@ from .domain import (
     WRITE_OFF,
     CashReceipt,
     CustomerRecord,
+    ErpPaidCheck,
+    ExchangeRateRecord,
     OpenInvoice,
     Refused,
 )
@@ -67,9 +74,12 @@ from .engine import (
     Book,
     Decision,
     IncomingPayment,
+    OpenItem,
     Policy,
     decide,
 )
+from .erp_paid import DEFAULT_GRACE, ErpPaidView, uncleared
+from .fx import pair_key
 from .references import digit_key
 
 A = TypeVar("A", bound=Aggregate)
@@ -123,6 +133,11 @@ class MatchingState:
     items: dict[UUID, tuple[str, str]] = field(default_factory=dict)  # -> (tenant, item id)
     waiting_by_key: dict[tuple[str, str], dict[UUID, None]] = field(default_factory=dict)
     waiting_by_customer: dict[tuple[str, str], dict[UUID, None]] = field(default_factory=dict)
+    rates: dict[UUID, tuple[str, str, str, date]] = field(default_factory=dict)  # -> tenant, pair, day
+    erp_checks: dict[UUID, ErpPaidView] = field(default_factory=dict)
+    # The ERP-paid checks not raised that may still have to be: a cache the scheduled
+    # check trims (a cleared invoice leaves it; reopening brings it back).
+    erp_watch: dict[UUID, None] = field(default_factory=dict)
     versions: dict[UUID, int] = field(default_factory=dict)
     position: int = 0
 
@@ -140,6 +155,10 @@ class MatchingState:
         handler = _FOLDS.get(type(event))
         if handler is not None:
             handler(self, aggregate_id, event)
+
+    def item_numbered(self, tenant: str, invoice_number: str) -> OpenItem | None:
+        found = self.items.get(OpenInvoice.create_id(tenant, invoice_number))
+        return self.book(tenant).items[found[1]] if found is not None else None
 
     def waiting_for(self, tenant: str, keys: Iterable[str], customer_id: str) -> list[UUID]:
         """Payments that may settle a newly opened item, in the order they arrived."""
@@ -166,7 +185,13 @@ def _opened(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
 def _item_change(sign: int) -> Callable[[MatchingState, UUID, Any], None]:
     def fold(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
         tenant, item_id = state.items[aggregate_id]
-        state.book(tenant).change_open_amount(item_id, sign * event.amount)
+        book = state.book(tenant)
+        book.change_open_amount(item_id, sign * event.amount)
+        item = book.items[item_id]
+        if sign * event.amount > 0 and item.open > 0:  # open again: the ERP's word is in doubt
+            check_id = ErpPaidCheck.create_id(tenant, item.number)
+            if check_id in state.erp_checks and not state.erp_checks[check_id].raised:
+                state.erp_watch[check_id] = None
     return fold
 
 
@@ -190,7 +215,7 @@ def _received(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
 
 def _applied(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
     receipt = state.receipts[aggregate_id]
-    receipt.unapplied -= event.amount
+    receipt.unapplied -= _cash(event)
     receipt.applications += 1
     score = getattr(event, "score", None)
     if getattr(event, "actor", None) is not None or (score is not None and score >= LEARNING_SCORE):
@@ -209,13 +234,51 @@ def _left_unapplied(state: MatchingState, aggregate_id: UUID, event: Any) -> Non
 def _reversed(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
     receipt = state.receipts[aggregate_id]
     if event.kind == PAYMENT_APPLICATION:
-        receipt.unapplied += event.amount
+        receipt.unapplied += _cash(event)
+
+
+def _cash(event: Any) -> Decimal:
+    """What an application took of the payment, in the payment's currency."""
+    paid = getattr(event, "paid_amount", None)
+    return event.amount if paid is None else paid
 
 
 def _returned(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
     receipt = state.receipts[aggregate_id]
     receipt.returned = True
     receipt.unapplied = max(Decimal(0), receipt.unapplied - event.amount)
+
+
+def _rate_published(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
+    state.rates[aggregate_id] = (event.tenant, event.from_currency, event.to_currency,
+                                 event.rate_date)
+    state.book(event.tenant).rates.record(event.from_currency, event.to_currency,
+                                          event.rate_date, event.rate)
+
+
+def _rate_corrected(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
+    tenant, *pair_and_day = state.rates[aggregate_id]
+    state.book(tenant).rates.record(*pair_and_day, event.rate)
+
+
+def _erp_paid_recorded(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
+    state.erp_checks[aggregate_id] = ErpPaidView(
+        aggregate_id, event.tenant, event.invoice_number, event.customer_id, event.paid_on,
+        event.reference, event.check_on)
+    state.erp_watch[aggregate_id] = None
+
+
+def _erp_paid_raised(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
+    view = state.erp_checks[aggregate_id]
+    view.raised = True
+    view.invoice_id, view.open_amount, view.currency = (event.invoice_id, event.open_amount,
+                                                        event.currency)
+    view.detected_on, view.reason = event.detected_on, event.reason
+    state.erp_watch.pop(aggregate_id, None)
+
+
+def _erp_paid_resolved(state: MatchingState, aggregate_id: UUID, event: Any) -> None:
+    state.erp_checks[aggregate_id].raised = False
 
 
 _FOLDS: dict[type, Callable[[MatchingState, UUID, Any], None]] = {
@@ -231,6 +294,11 @@ _FOLDS: dict[type, Callable[[MatchingState, UUID, Any], None]] = {
     CashReceipt.LeftUnapplied: _left_unapplied,
     CashReceipt.Reversed: _reversed,
     CashReceipt.Returned: _returned,
+    ExchangeRateRecord.Published: _rate_published,
+    ExchangeRateRecord.Corrected: _rate_corrected,
+    ErpPaidCheck.Recorded: _erp_paid_recorded,
+    ErpPaidCheck.Raised: _erp_paid_raised,
+    ErpPaidCheck.Resolved: _erp_paid_resolved,
 }
 
 
@@ -265,15 +333,19 @@ class _Work:
                 self.state.fold(pending)
 
     def record(self, tracking: Tracking | None) -> None:
+        self.app._resolve_cleared_erp_checks(self)  # noqa: SLF001 - the same transaction
         self.app.record(tracking, *self.touched.values())
 
 
 class MatchingApplication(ReceivablesApplication):
     name = "matching"
 
-    def __init__(self, env: dict[str, str] | None = None, policy: Policy | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, policy: Policy | None = None,
+                 clock: Clock | None = None, erp_paid_grace: timedelta = DEFAULT_GRACE) -> None:
         super().__init__(env=env)
         self.policy = policy or DEFAULT_POLICY
+        self.clock: Clock = clock or SystemClock()
+        self.erp_paid_grace = erp_paid_grace
         self._lock = threading.RLock()
         self._state: MatchingState | None = None
 
@@ -327,6 +399,32 @@ class MatchingApplication(ReceivablesApplication):
             work.record(tracking)
         self._command(tracking, action)
 
+    def record_exchange_rate(self, published: ExchangeRatePublished, causation: Causation,
+                             tracking: Tracking | None = None) -> None:
+        """A rate of the ERP's; payments that waited for a rate of this pair are decided
+        again."""
+        def action(state: MatchingState) -> None:
+            work = _Work(self, state, causation)
+            rate_id = ExchangeRateRecord.create_id(
+                causation.tenant, published.from_currency, published.to_currency,
+                published.rate_date)
+            if rate_id not in state.versions:
+                work.add(ExchangeRateRecord(
+                    tenant=causation.tenant, from_currency=published.from_currency,
+                    to_currency=published.to_currency, rate_date=published.rate_date,
+                    rate=published.rate, causation=work.cause))
+            else:
+                record = work.get(rate_id)
+                if record.rate == published.rate:
+                    work.record(tracking)
+                    return
+                record.correct(rate=published.rate, causation=work.cause)
+                work.fold()
+            self._wake_waiting(work, [pair_key(published.from_currency,
+                                               published.to_currency)], customer_id="")
+            work.record(tracking)
+        self._command(tracking, action)
+
     def open_invoice(self, issued: InvoiceIssued, causation: Causation,
                      tracking: Tracking | None = None) -> None:
         def action(state: MatchingState) -> None:
@@ -344,6 +442,10 @@ class MatchingApplication(ReceivablesApplication):
                 discount_amount=discount.amount if discount is not None else None,
                 discount_date=getattr(issued, "discount_date", None)))
             self._wake_waiting(work, [digit_key(issued.invoice_number)], issued.customer_id)
+            check = state.erp_checks.get(ErpPaidCheck.create_id(causation.tenant,
+                                                                issued.invoice_number))
+            if check is not None:  # the ERP said it was paid before we saw it
+                self._check_erp_paid(work, check, self.clock.today(), unknown_too=False)
             work.record(tracking)
         self._command(tracking, action)
 
@@ -473,6 +575,88 @@ class MatchingApplication(ReceivablesApplication):
             work.record(tracking)
         self._command(tracking, action)
 
+    # the ERP's word that an invoice is paid ------------------------------------------
+
+    def record_erp_paid(self, marked: ErpInvoiceMarkedPaid, causation: Causation,
+                        tracking: Tracking | None = None) -> None:
+        """Note the ERP's paid date; an invoice known to be open past the grace is an
+        exception at once, the rest is checked on the schedule (`check_erp_paid`). The
+        first word of the ERP counts: the same invoice marked again changes nothing."""
+        def action(state: MatchingState) -> None:
+            work = _Work(self, state, causation)
+            check_id = ErpPaidCheck.create_id(causation.tenant, marked.invoice_number)
+            if check_id not in state.versions:
+                work.add(ErpPaidCheck(
+                    tenant=causation.tenant, invoice_number=marked.invoice_number,
+                    customer_id=marked.customer_id, paid_on=marked.paid_on,
+                    reference=marked.reference, check_on=marked.paid_on + self.erp_paid_grace,
+                    causation=work.cause))
+                self._check_erp_paid(work, state.erp_checks[check_id], self.clock.today(),
+                                     unknown_too=False)
+            work.record(tracking)
+        self._command(tracking, action)
+
+    def check_erp_paid(self, today: date | None = None) -> int:
+        """Raise every ERP-paid invoice whose grace has passed by `today` (default: the
+        clock's) and that no payment clears; how many were raised."""
+        on = today or self.clock.today()
+
+        def action(state: MatchingState) -> int:
+            by_tenant: dict[str, list[ErpPaidView]] = {}
+            for check_id in list(state.erp_watch):
+                view = state.erp_checks[check_id]
+                if view.check_on <= on:
+                    by_tenant.setdefault(view.tenant, []).append(view)
+            raised = 0
+            for tenant, views in by_tenant.items():
+                work = _Work(self, state, Causation(tenant=tenant, actor=MATCHING_ACTOR))
+                raised += sum(self._check_erp_paid(work, view, on, unknown_too=True)
+                              for view in views)
+                work.record(None)
+            return raised
+        return self._command(None, action)
+
+    def _check_erp_paid(self, work: _Work, view: ErpPaidView, today: date,
+                        unknown_too: bool) -> bool:
+        item = work.state.item_numbered(view.tenant, view.invoice_number)
+        found = uncleared(view, item, today, unknown_too)
+        if found is None:
+            if item is not None and item.open <= 0 and today >= view.check_on:
+                work.state.erp_watch.pop(view.check_id, None)  # cleared: nothing to watch
+            return False
+        check = work.get(view.check_id)
+        check.raise_uncleared(
+            invoice_number=view.invoice_number, customer_id=view.customer_id,
+            paid_on=view.paid_on, reference=view.reference, invoice_id=found.invoice_id,
+            open_amount=found.open_amount, currency=found.currency, detected_on=today,
+            reason=found.reason, causation=work.cause)
+        work.fold()
+        return True
+
+    def _resolve_cleared_erp_checks(self, work: _Work) -> None:
+        """An exception whose invoice this command cleared is resolved with it."""
+        items = [aggregate for aggregate in work.touched.values()
+                 if isinstance(aggregate, OpenInvoice) and aggregate.open_amount <= 0]
+        if not items or not work.state.erp_checks:
+            return
+        resolved = False
+        for item in items:
+            view = work.state.erp_checks.get(ErpPaidCheck.create_id(work.tenant,
+                                                                    item.invoice_number))
+            if view is None or not view.raised:
+                continue
+            resolved = True
+            payments = [aggregate.payment_id for aggregate in work.touched.values()
+                        if isinstance(aggregate, CashReceipt)]
+            reason = (f"nothing is open on {item.invoice_number} any more"
+                      + (f" (payment {', '.join(payments)})" if payments else ""))
+            work.get(view.check_id).resolve(
+                invoice_number=view.invoice_number, customer_id=view.customer_id,
+                paid_on=view.paid_on, invoice_id=item.invoice_id,
+                cleared_on=self.clock.today(), reason=reason, causation=work.cause)
+        if resolved:
+            work.fold()
+
     # what a person does ---------------------------------------------------------------
 
     def match_manually(self, tenant: str, payment_id: str,
@@ -580,8 +764,8 @@ class MatchingApplication(ReceivablesApplication):
     # carrying out decisions -----------------------------------------------------------------
 
     def _wake_waiting(self, work: _Work, keys: list[str], customer_id: str) -> None:
-        """Payments that arrived before this item, naming it or from its customer, are
-        decided again now that it is open."""
+        """Payments that arrived before this item, naming it or from its customer (or
+        before the exchange rate they needed), are decided again now."""
         for receipt_id in work.state.waiting_for(work.tenant, keys, customer_id):
             view = work.state.receipts[receipt_id]
             if view.unapplied <= 0:
@@ -612,17 +796,21 @@ class MatchingApplication(ReceivablesApplication):
         for allocation in decision.allocations:
             item = work.get(OpenInvoice.create_id(tenant, allocation.number))
             item.check_can_settle(allocation.amount)
-            receipt.check_can_apply(allocation.amount)
+            receipt.check_can_apply(allocation.cash)
             application_id = effect_id("application", allocation.item_id)
+            rate = allocation.exchange_rate
             receipt.apply_to(
                 application_id=application_id, payment_id=receipt.payment_id,
                 invoice_id=item.invoice_id, invoice_number=item.invoice_number,
                 customer_id=item.customer_id, amount=allocation.amount,
-                currency=receipt.currency, applied_on=receipt.value_date, rule=allocation.rule,
+                currency=item.currency, applied_on=receipt.value_date, rule=allocation.rule,
                 explanation=allocation.explanation, causation=cause, score=allocation.score,
                 evidence=list(allocation.evidence), actor=actor, reason=reason,
-                unapplied_after=receipt.unapplied - allocation.amount,
-                changes_unapplied=later, account_customer_id=self._account_of(receipt, item))
+                unapplied_after=receipt.unapplied - allocation.cash,
+                changes_unapplied=later, account_customer_id=self._account_of(receipt, item),
+                **({} if rate is None else {"paid_amount": allocation.paid_amount,
+                                            "paid_currency": receipt.currency,
+                                            "exchange_rate": rate.model_dump()}))
             item.settle(application_id=application_id, amount=allocation.amount, causation=cause)
         for use in decision.credit_uses:
             credit = work.get(OpenInvoice.create_id(tenant, use.credit_number))
@@ -681,6 +869,8 @@ class MatchingApplication(ReceivablesApplication):
                  effect: dict[str, Any], reason: str, actor: str, on: date,
                  changes_unapplied: bool) -> None:
         kind, amount = effect["kind"], effect["amount"]
+        paid = effect.get("paid_amount")  # cash in another currency than the invoice
+        cash = amount if paid is None else paid  # in the payment's currency
         if kind in (PAYMENT_APPLICATION, WRITE_OFF, CREDIT_USE):
             item = work.get(OpenInvoice.create_id(work.tenant, effect["invoice_number"]))
             item.reopen(application_id=effect_id, amount=amount, reason=reason,
@@ -692,16 +882,29 @@ class MatchingApplication(ReceivablesApplication):
         receipt.reverse(payment_id=receipt.payment_id, effect_id=effect_id, kind=kind, invoice_id=effect["invoice_id"],
                         invoice_number=effect["invoice_number"],
                         customer_id=effect["customer_id"], amount=amount,
-                        currency=receipt.currency, reversed_on=on, reason=reason, actor=actor,
-                        causation=work.cause,
+                        currency=effect.get("currency") or receipt.currency, reversed_on=on,
+                        reason=reason, actor=actor, causation=work.cause,
                         unapplied_after=receipt.unapplied + (
-                            amount if kind == PAYMENT_APPLICATION else 0),
+                            cash if kind == PAYMENT_APPLICATION else 0),
                         changes_unapplied=changes_unapplied and kind == PAYMENT_APPLICATION,
                         account_customer_id=self._account_of(receipt, effect["customer_id"]),
-                        credit_invoice_id=effect.get("credit_invoice_id"))
+                        credit_invoice_id=effect.get("credit_invoice_id"),
+                        **({} if paid is None else {"paid_amount": paid,
+                                                    "paid_currency": receipt.currency}))
         work.fold()
 
     # reading ---------------------------------------------------------------------------------
+
+    def erp_paid_uncleared(self, tenant: str) -> list[dict[str, str | None]]:
+        """The open exceptions: invoices the ERP says are paid that no payment clears,
+        oldest ERP paid date first."""
+        with self._lock:
+            state = self.state()
+            views = [view for view in state.erp_checks.values()
+                     if view.raised and view.tenant == tenant]
+            views.sort(key=lambda view: (view.paid_on, view.invoice_number))
+            return [view.as_exception(state.item_numbered(tenant, view.invoice_number))
+                    for view in views]
 
     def explanation(self, tenant: str, payment_id: str) -> dict[str, Any] | None:
         """Everything decided about a payment, in a collector's words."""
@@ -711,12 +914,24 @@ class MatchingApplication(ReceivablesApplication):
         return explain(receipt)
 
 
+def _paid_in_other_currency(effect: dict[str, Any], currency: str) -> dict[str, Any]:
+    rate = effect.get("exchange_rate")
+    if rate is None:
+        return {}
+    return {"paid": {"amount": str(effect["paid_amount"]), "currency": currency},
+            "exchange_rate": {**rate, "rate": str(rate["rate"]),
+                              "rate_date": rate["rate_date"].isoformat()}}
+
+
 def explain(receipt: CashReceipt) -> dict[str, Any]:
     effects = receipt.effects
     applications = [
         {"application_id": effect_id, "invoice_number": effect["invoice_number"],
          "invoice_id": effect["invoice_id"], "customer_id": effect["customer_id"],
-         "amount": str(effect["amount"]), "rule": effect["rule"],
+         "amount": str(effect["amount"]),
+         "currency": effect.get("currency") or receipt.currency,
+         **_paid_in_other_currency(effect, receipt.currency),
+         "rule": effect["rule"],
          "rule_in_words": RULE_WORDS.get(effect["rule"], effect["rule"]),
          "score": None if effect["score"] is None else str(effect["score"]),
          "explanation": effect["explanation"], "actor": effect["actor"],
@@ -762,6 +977,20 @@ def explain(receipt: CashReceipt) -> dict[str, Any]:
 # --- what the relay publishes -------------------------------------------------------------
 
 
+def _conversion(event: Any) -> dict[str, Any]:
+    """For cash in another currency: what it took of the payment, and at which rate."""
+    rate = getattr(event, "exchange_rate", None)
+    if rate is None:
+        return {}
+    return {"paid": Money.of(event.paid_amount, event.paid_currency),
+            "exchange_rate": AppliedExchangeRate(**rate)}
+
+
+def _cash_currency(event: Any) -> str:
+    """The payment's currency, where an event's amount is in the invoice's."""
+    return getattr(event, "paid_currency", None) or event.currency
+
+
 def to_integration_events(domain_event: DomainEventProtocol) -> Iterable[IntegrationEvent]:
     event: Any = domain_event
     if isinstance(event, CashReceipt.AppliedToInvoice):
@@ -771,11 +1000,12 @@ def to_integration_events(domain_event: DomainEventProtocol) -> Iterable[Integra
             customer_id=event.customer_id, amount=Money.of(event.amount, event.currency),
             applied_on=event.applied_on, rule=event.rule, explanation=event.explanation,
             score=getattr(event, "score", None), evidence=tuple(getattr(event, "evidence", None) or ()),
-            actor=getattr(event, "actor", None), reason=getattr(event, "reason", None))
+            actor=getattr(event, "actor", None), reason=getattr(event, "reason", None),
+            **_conversion(event))
         if getattr(event, "changes_unapplied", False):
             yield UnappliedCashChanged(
                 payment_id=event.payment_id, customer_id=event.account_customer_id,
-                unapplied=Money.of(event.unapplied_after, event.currency),
+                unapplied=Money.of(event.unapplied_after, _cash_currency(event)),
                 value_date=event.applied_on,
                 reason=f"{event.amount} {event.currency} applied to {event.invoice_number}")
     elif isinstance(event, CashReceipt.LeftUnapplied):
@@ -815,9 +1045,22 @@ def to_integration_events(domain_event: DomainEventProtocol) -> Iterable[Integra
         if event.changes_unapplied:
             yield UnappliedCashChanged(
                 payment_id=event.payment_id, customer_id=event.account_customer_id,
-                unapplied=Money.of(event.unapplied_after, event.currency),
+                unapplied=Money.of(event.unapplied_after, _cash_currency(event)),
                 value_date=event.reversed_on, reason=f"unmatched from {event.invoice_number}: "
                                                      f"{event.reason}")
+    elif isinstance(event, ErpPaidCheck.Raised):
+        yield ErpPaidInvoiceUncleared(
+            invoice_number=event.invoice_number, invoice_id=event.invoice_id,
+            customer_id=event.customer_id, erp_paid_on=event.paid_on,
+            erp_reference=event.reference,
+            open_amount=(None if event.open_amount is None else
+                         Money.of(event.open_amount, event.currency)),
+            detected_on=event.detected_on, reason=event.reason)
+    elif isinstance(event, ErpPaidCheck.Resolved):
+        yield ErpPaidInvoiceCleared(
+            invoice_number=event.invoice_number, invoice_id=event.invoice_id,
+            customer_id=event.customer_id, erp_paid_on=event.paid_on,
+            cleared_on=event.cleared_on, reason=event.reason)
     elif isinstance(event, CashReceipt.Returned):
         yield UnappliedCashChanged(
             payment_id=event.payment_id, customer_id=event.account_customer_id,

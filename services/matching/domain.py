@@ -113,6 +113,75 @@ class CustomerRecord(Aggregate):
         self.name = name
 
 
+class ExchangeRateRecord(Aggregate):
+    """The ERP's rate of one day for one currency pair, as matching converts cash with it."""
+
+    TOPIC = "matching.ExchangeRateRecord"
+
+    class Created(Aggregate.Created):
+        TOPIC = "matching.ExchangeRateRecord.Created"
+
+    @staticmethod
+    def create_id(tenant: str, from_currency: str, to_currency: str, rate_date: date) -> UUID:
+        return stable_id(tenant, "exchange-rate", from_currency, to_currency,
+                         rate_date.isoformat())
+
+    @event("Published", topic="matching.ExchangeRateRecord.Published")
+    def __init__(self, tenant: str, from_currency: str, to_currency: str, rate_date: date,
+                 rate: Decimal, causation: dict[str, Any]) -> None:
+        self.tenant = tenant
+        self.from_currency = from_currency
+        self.to_currency = to_currency
+        self.rate_date = rate_date
+        self.rate = rate
+
+    @event("Corrected", topic="matching.ExchangeRateRecord.Corrected")
+    def correct(self, rate: Decimal, causation: dict[str, Any]) -> None:
+        self.rate = rate
+
+
+class ErpPaidCheck(Aggregate):
+    """The ERP's word that an invoice is paid, checked against our cash: once the grace
+    for the bank statement has passed, an invoice still open is an exception (raised),
+    until a payment clears it (resolved). Keyed by invoice number: the ERP may name an
+    invoice matching has not seen yet."""
+
+    TOPIC = "matching.ErpPaidCheck"
+
+    class Created(Aggregate.Created):
+        TOPIC = "matching.ErpPaidCheck.Created"
+
+    @staticmethod
+    def create_id(tenant: str, invoice_number: str) -> UUID:
+        return stable_id(tenant, "erp-paid-check", invoice_number.upper())
+
+    @event("Recorded", topic="matching.ErpPaidCheck.Recorded")
+    def __init__(self, tenant: str, invoice_number: str, customer_id: str, paid_on: date,
+                 reference: str | None, check_on: date, causation: dict[str, Any]) -> None:
+        self.tenant = tenant
+        self.invoice_number = invoice_number
+        self.customer_id = customer_id
+        self.paid_on = paid_on
+        self.reference = reference
+        self.check_on = check_on
+        self.raised = False
+
+    # The events repeat what the check knows, so each one publishes on its own.
+
+    @event("Raised", topic="matching.ErpPaidCheck.Raised")
+    def raise_uncleared(self, invoice_number: str, customer_id: str, paid_on: date,
+                        reference: str | None, invoice_id: str | None,
+                        open_amount: Decimal | None, currency: str | None, detected_on: date,
+                        reason: str, causation: dict[str, Any]) -> None:
+        self.raised = True
+
+    @event("Resolved", topic="matching.ErpPaidCheck.Resolved")
+    def resolve(self, invoice_number: str, customer_id: str, paid_on: date,
+                invoice_id: str | None, cleared_on: date, reason: str,
+                causation: dict[str, Any]) -> None:
+        self.raised = False
+
+
 class CashReceipt(Aggregate):
     """A received payment, every decision about it, and where its cash went."""
 
@@ -170,11 +239,17 @@ class CashReceipt(Aggregate):
                  explanation: str, causation: dict[str, Any], score: Decimal | None = None,
                  evidence: list[str] | None = None, actor: str | None = None,
                  reason: str | None = None, unapplied_after: Decimal | None = None,
-                 changes_unapplied: bool = False, account_customer_id: str | None = None) -> None:
-        self.unapplied -= amount
+                 changes_unapplied: bool = False, account_customer_id: str | None = None,
+                 paid_amount: Decimal | None = None, paid_currency: str | None = None,
+                 exchange_rate: dict[str, Any] | None = None) -> None:
+        """`amount` settles the invoice in `currency`, its own; cash in another currency
+        also says what it took of the payment (`paid_amount`) and at which rate."""
+        self.unapplied -= amount if paid_amount is None else paid_amount
         self.effects[application_id] = {
             "kind": PAYMENT_APPLICATION, "invoice_id": invoice_id,
             "invoice_number": invoice_number, "customer_id": customer_id, "amount": amount,
+            "currency": currency, "paid_amount": paid_amount, "paid_currency": paid_currency,
+            "exchange_rate": exchange_rate,
             "rule": rule, "score": score, "explanation": explanation, "actor": actor,
             "reason": reason, "on": applied_on, "active": True,
         }
@@ -233,10 +308,11 @@ class CashReceipt(Aggregate):
                 reason: str, actor: str | None, causation: dict[str, Any],
                 unapplied_after: Decimal | None = None, changes_unapplied: bool = False,
                 account_customer_id: str | None = None,
-                credit_invoice_id: str | None = None) -> None:
+                credit_invoice_id: str | None = None,
+                paid_amount: Decimal | None = None, paid_currency: str | None = None) -> None:
         self.effects[effect_id]["active"] = False
         if kind == PAYMENT_APPLICATION:
-            self.unapplied += amount
+            self.unapplied += amount if paid_amount is None else paid_amount
         if changes_unapplied and not self.reported_unapplied:
             self.account_customer_id = account_customer_id
 

@@ -1,8 +1,8 @@
 """The decision core of cash application: pure, in memory, deterministic.
 
 `decide(book, payment)` answers one question: which open items does this cash settle,
-and how sure are we? It reads a `Book` (one tenant's open items, customer master and
-the payer accounts learned from earlier payments) and returns a `Decision` - the rule
+and how sure are we? It reads a `Book` (book.py: one tenant's open items, customer
+master, exchange rates and the payer accounts learned from earlier payments) and returns a `Decision` - the rule
 that decided, a score, the evidence, and the amounts - without changing anything.
 The event-sourced application (application.py) feeds the book from its stored events
 and turns decisions into events; the benchmark calls `decide` directly.
@@ -10,7 +10,9 @@ and turns decisions into events; the benchmark calls `decide` directly.
 The cascade, first rule that is sure wins:
 1. references: RF creditor references (check digits verified), invoice numbers with
    their series prefix, digits without prefix or with leading zeros, and one mistyped
-   character - the last two only when the amount or the payer confirms them;
+   character - the last two only when the amount or the payer confirms them; invoices
+   named in another currency than the cash are settled in full when the cash, converted
+   at the value date's rate, is what is open within the exchange tolerance (fx.py);
 2. the payer identified (given on the bank line, by an account that paid this customer
    before, a customer number in the text, or a name close to one in the customer master),
    then the customer's unique open item of that amount;
@@ -30,9 +32,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from libs.events.invoicing import AppliedExchangeRate
 from libs.events.money import MINOR_UNITS
 
-from .payers import NameIndex, normal_account
+from .book import Book, OpenItem
+from .fx import RATE_LOOKBACK_DAYS, convert, in_words, pair_key
+from .payers import normal_account
 from .references import (
     CreditorReference,
     NumberCandidate,
@@ -118,6 +123,9 @@ class Policy:
     # deduction (to be investigated); a larger one, a partial payment (to be collected).
     deduction_share: Decimal = Decimal("0.25")
     bank_charge_limit: Decimal = Decimal("35.00")
+    # Cash in another currency settles a named invoice when, at the value date's rate, it is
+    # within this share of what is open (the payer's bank converts at its own rate).
+    fx_tolerance_share: Decimal = Decimal("0.01")
     oldest_first: bool = False
     max_combination_items: int = 30
     max_combination_size: int = 6
@@ -128,164 +136,26 @@ class Policy:
         share = (abs(open_amount) * self.write_off_share)
         return _rounded(min(limit, share), currency)
 
+    def tolerance_bound(self, currency: str) -> Decimal:
+        """No tolerance in `currency` exceeds this (the limit and a rounding unit): a
+        difference beyond it needs no exact tolerance worked out."""
+        return self.write_off_limits.get(currency, self.write_off_limit) + \
+            _QUANTA.get(currency, _HUNDREDTH)
+
 
 DEFAULT_POLICY = Policy()
 
 
+_QUANTA = {currency: Decimal(1).scaleb(-units) for currency, units in MINOR_UNITS.items()}
+_HUNDREDTH = Decimal("0.01")
+
+
 def _rounded(amount: Decimal, currency: str) -> Decimal:
-    return amount.quantize(Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2)), ROUND_HALF_EVEN)
+    return amount.quantize(_QUANTA.get(currency, _HUNDREDTH), ROUND_HALF_EVEN)
 
 
 def _score(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"), ROUND_HALF_EVEN)
-
-
-# --- the book ----------------------------------------------------------------------------
-
-
-class OpenItem:
-    """A receivable document as matching sees it: invoice (open > 0) or credit (open < 0)."""
-
-    __slots__ = ("item_id", "number", "customer_id", "currency", "original", "open",
-                 "due_date", "kind", "discount_amount", "discount_date", "sequence")
-
-    def __init__(self, item_id: str, number: str, customer_id: str, currency: str,
-                 amount: Decimal, due_date: date, kind: str = "invoice",
-                 discount_amount: Decimal | None = None, discount_date: date | None = None,
-                 sequence: int = 0) -> None:
-        self.item_id = item_id
-        self.number = number
-        self.customer_id = customer_id
-        self.currency = currency
-        self.original = amount
-        self.open = amount
-        self.due_date = due_date
-        self.kind = kind
-        self.discount_amount = discount_amount
-        self.discount_date = discount_date
-        self.sequence = sequence
-
-    def __repr__(self) -> str:
-        return f"OpenItem({self.number}, {self.customer_id}, open {self.open} {self.currency})"
-
-
-class Book:
-    """One tenant's open items, customer master and learned payer accounts, indexed
-    for the decisions. Changed only through its methods, by folding stored events."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, OpenItem] = {}
-        self._by_reference: dict[str, list[OpenItem]] = {}
-        self._by_digits: dict[str, list[OpenItem]] = {}
-        self._open_by_customer: dict[str, dict[str, OpenItem]] = {}
-        self._by_amount: dict[tuple[str, Decimal], dict[str, OpenItem]] = {}
-        self.names = NameIndex()
-        self._customers: dict[str, None] = {}
-        self._shown_names: dict[str, str] = {}
-        self._customer_keys: dict[str, str] = {}
-        self._customer_digits: dict[str, list[str]] = {}
-        self._accounts: dict[str, dict[str, int]] = {}
-        self.prefixes: dict[str, int] = {}
-        self._sequence = 0
-
-    # customers ------------------------------------------------------------------------
-
-    def upsert_customer(self, customer_id: str, name: str | None = None) -> None:
-        if customer_id not in self._customers:
-            self._customers[customer_id] = None
-            key = reference_key(customer_id)
-            if len(key) >= 4:
-                self._customer_keys.setdefault(key, customer_id)
-            digits = digit_key(customer_id)
-            if len(digits) >= 3:
-                self._customer_digits.setdefault(digits, []).append(customer_id)
-        if name:
-            self.names.upsert(customer_id, name)
-            self._shown_names.pop(customer_id, None)
-
-    def customer_name(self, customer_id: str | None) -> str:
-        if customer_id is None:
-            return "an unidentified payer"
-        shown = self._shown_names.get(customer_id)
-        if shown is None:
-            name = self.names.name_of(customer_id)
-            shown = self._shown_names[customer_id] = (f"{name} ({customer_id})" if name
-                                                      else customer_id)
-        return shown
-
-    def learn_account(self, account: str | None, customer_id: str) -> None:
-        """An account that paid this customer's items: the next payment from it is
-        probably this customer's too (unless it pays for several: a third party)."""
-        account = normal_account(account)
-        if account:
-            paid_for = self._accounts.setdefault(account, {})
-            paid_for[customer_id] = paid_for.get(customer_id, 0) + 1
-
-    def customers_of_account(self, account: str | None) -> list[str]:
-        account = normal_account(account)
-        return list(self._accounts.get(account, ())) if account else []
-
-    # open items -----------------------------------------------------------------------
-
-    def open_item(self, item_id: str, number: str, customer_id: str, currency: str,
-                  amount: Decimal, due_date: date, kind: str = "invoice",
-                  discount_amount: Decimal | None = None,
-                  discount_date: date | None = None) -> OpenItem:
-        if item_id in self.items:
-            return self.items[item_id]
-        self._sequence += 1
-        item = OpenItem(item_id, number, customer_id, currency, amount, due_date, kind,
-                        discount_amount, discount_date, self._sequence)
-        self.items[item_id] = item
-        self._by_reference.setdefault(reference_key(number), []).append(item)
-        digits = digit_key(number)
-        if digits:
-            self._by_digits.setdefault(digits, []).append(item)
-        prefix = series_prefix(number)
-        if prefix:
-            self.prefixes[prefix] = self.prefixes.get(prefix, 0) + 1
-        self.upsert_customer(customer_id)
-        if amount != 0:
-            self._open_by_customer.setdefault(customer_id, {})[item_id] = item
-            self._by_amount.setdefault((currency, amount), {})[item_id] = item
-        return item
-
-    def change_open_amount(self, item_id: str, change: Decimal) -> None:
-        item = self.items[item_id]
-        same_amount = self._by_amount.get((item.currency, item.open))
-        if same_amount is not None:
-            same_amount.pop(item_id, None)
-            if not same_amount:
-                del self._by_amount[(item.currency, item.open)]
-        item.open += change
-        if item.open != 0:
-            self._by_amount.setdefault((item.currency, item.open), {})[item_id] = item
-        of_customer = self._open_by_customer.setdefault(item.customer_id, {})
-        if item.open == 0:
-            of_customer.pop(item_id, None)
-        else:
-            of_customer[item_id] = item
-
-    def open_items_of(self, customer_id: str, currency: str | None = None) -> list[OpenItem]:
-        """Oldest due first; the order in which they opened breaks ties."""
-        items = [item for item in self._open_by_customer.get(customer_id, {}).values()
-                 if currency is None or item.currency == currency]
-        items.sort(key=lambda item: (item.due_date, item.sequence))
-        return items
-
-    def by_reference(self, key: str) -> list[OpenItem]:
-        return self._by_reference.get(key, [])
-
-    def open_of_amount(self, currency: str, amount: Decimal) -> Iterable[OpenItem]:
-        """Open items with exactly this much open, in the order they opened."""
-        return self._by_amount.get((currency, amount), {}).values()
-
-    def by_digits(self, key: str) -> list[OpenItem]:
-        return self._by_digits.get(key, [])
-
-    def item_by_number(self, number: str) -> OpenItem | None:
-        found = self._by_reference.get(reference_key(number), [])
-        return found[0] if len(found) == 1 else None
+    return value.quantize(_HUNDREDTH, ROUND_HALF_EVEN)
 
 
 # --- payments and decisions -----------------------------------------------------------------
@@ -317,6 +187,15 @@ class Allocation:
     score: Decimal
     evidence: tuple[str, ...]
     explanation: str
+    # Cash in another currency than the item: `amount` settles the item in its currency,
+    # `paid_amount` is the cash it took (the payment's currency), converted at `exchange_rate`.
+    paid_amount: Decimal | None = None
+    exchange_rate: AppliedExchangeRate | None = None
+
+    @property
+    def cash(self) -> Decimal:
+        """What the allocation takes of the payment, in the payment's currency."""
+        return self.amount if self.paid_amount is None else self.paid_amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +281,7 @@ class _Decider:
         self.policy = policy
         self.currency = payment.currency
         self.text = (payment.remittance_text or "").upper()
+        self.tolerance_bound = policy.tolerance_bound(payment.currency)
         self.notes: list[str] = []
         self.waiting: list[str] = []
         self.waiting_written: list[str] = []
@@ -500,11 +380,9 @@ class _Decider:
                         self._fits(item, self.payment.amount) for item in items):
                     continue
             if len(candidate.digits) >= 4 and not candidate.joined:
-                variants = []
-                for variant in one_edit_variants(candidate.digits):
-                    variants.extend(item for item in self.book.by_digits(variant)
-                                    if not candidate.prefix
-                                    or _prefix_compatible(candidate.prefix, item))
+                variants = [item for item in self.book.by_any_digits(
+                                one_edit_variants(candidate.digits))
+                            if not candidate.prefix or _prefix_compatible(candidate.prefix, item)]
                 if variants:
                     maybe.append((candidate, variants, RULE_REFERENCE_TYPO))
             if not candidate.joined and (candidate.prefix or candidate.structured or (
@@ -528,8 +406,11 @@ class _Decider:
         named[item.item_id] = _Named(item, rule, score, evidence)
 
     def _fits(self, item: OpenItem, amount: Decimal) -> bool:
-        return item.currency == self.currency and item.open > 0 and \
-            abs(item.open - amount) <= self.policy.tolerance(self.currency, item.open)
+        if item.currency != self.currency or item.open <= 0:
+            return False
+        difference = abs(item.open - amount)
+        return difference <= self.tolerance_bound and \
+            difference <= self.policy.tolerance(self.currency, item.open)
 
     def _confirm(self, named: dict[str, _Named],
                  maybe: list[tuple[NumberCandidate, list[OpenItem], str]]) -> None:
@@ -605,6 +486,10 @@ class _Decider:
             corrected = self._one_keystroke_away(named[0])
             if corrected is not named[0]:
                 usable = [corrected]
+        foreign = [entry for entry in named if entry.item.currency != self.currency
+                   and entry.item.kind == "invoice" and entry.item.open > 0]
+        if not usable and foreign:
+            return self._settle_in_other_currency(foreign)
         if not any(entry.item.open > 0 for entry in usable):
             if self.notes:
                 return self._unapplied("the remittance names " + "; ".join(self.notes))
@@ -627,6 +512,65 @@ class _Decider:
         why = {entry.item.item_id: entry.evidence for entry in usable}
         return self._settle([entry.item for entry in usable], rule, score, why,
                             identified=(usable[0].item.customer_id, BY_REFERENCE))
+
+    def _settle_in_other_currency(self, named: list[_Named]) -> Decision:
+        """Invoices named by the payer in another currency than the cash: converted at
+        the value date's rate, they are settled in full when the cash is worth what is
+        open within the exchange tolerance; anything else is for a person."""
+        paid_in, owed_in = self.currency, named[0].item.currency
+        numbers = ", ".join(entry.item.number for entry in named)
+        if any(entry.item.currency != owed_in for entry in named):
+            return self._unapplied(f"the remittance names {numbers}, in several currencies "
+                                   f"other than the payment's {paid_in}")
+        amount, value_date = self.payment.amount, self.payment.value_date
+        rate = self.book.rates.rate_on(paid_in, owed_in, value_date)
+        if rate is None:
+            self.waiting.append(pair_key(paid_in, owed_in))
+            return self._unapplied(
+                f"the remittance names {numbers} in {owed_in}, but no {paid_in}/{owed_in} "
+                f"exchange rate is known for {value_date} or the {RATE_LOOKBACK_DAYS} days "
+                f"before: the payment is applied when one is published")
+        worth = convert(rate, amount, paid_in)
+        total = sum((entry.item.open for entry in named), Decimal(0))
+        tolerance = max(self.policy.tolerance(owed_in, total),
+                        _rounded(total * self.policy.fx_tolerance_share, owed_in))
+        difference = worth - total
+        conversion = f"{_money(amount, paid_in)} is {_money(worth, owed_in)} at {in_words(rate)}"
+        if abs(difference) > tolerance:
+            return self._unapplied(
+                f"{conversion}, but {numbers} {'has' if len(named) == 1 else 'have'} "
+                f"{_money(total, owed_in)} open: more apart than the "
+                f"{_money(tolerance, owed_in)} an exchange difference may be",
+                suggestion=numbers)
+        score = _score(min(entry.score for entry in named) * Decimal("0.97"))
+        rule = min((entry.rule for entry in named), key=_rule_rank)
+        exchange = ("exactly what is open" if difference == 0 else
+                    f"{_money(abs(difference), owed_in)} {'more' if difference > 0 else 'less'} "
+                    f"than what is open, an exchange difference within the tolerance of "
+                    f"{_money(tolerance, owed_in)}")
+        allocations = []
+        left = amount
+        for index, entry in enumerate(named):
+            item = entry.item
+            # The cash is shared in proportion to what is open; the last takes the rounding.
+            paid = left if index == len(named) - 1 else \
+                _rounded(amount * item.open / total, paid_in)
+            left -= paid
+            sentence = (f"Applied {_money(paid, paid_in)} to {item.number} of "
+                        f"{self.book.customer_name(item.customer_id)}, settling the "
+                        f"{_money(item.open, owed_in)} open on it: {entry.evidence}; {conversion}, "
+                        f"{exchange} (rule: {RULE_WORDS[rule]}, confidence {int(score * 100)}%).")
+            allocations.append(Allocation(
+                item.item_id, item.number, item.customer_id, item.open, item.open, rule, score,
+                (entry.evidence, f"exchange rate {in_words(rate)}", *self.notes), sentence,
+                paid, rate))
+        return Decision(
+            payment_id=self.payment.payment_id, currency=paid_in, rule=rule, score=score,
+            customer_id=named[0].item.customer_id, identified_by=BY_REFERENCE,
+            allocations=tuple(allocations),
+            evidence=tuple(dict.fromkeys([*(entry.evidence for entry in named),
+                                          f"exchange rate {in_words(rate)}", *self.notes])),
+            summary=" ".join(allocation.explanation for allocation in allocations))
 
     def _one_keystroke_away(self, entry: _Named) -> _Named:
         """A payer who types INV-000124 but pays exactly what INV-000123 owes meant 123:
@@ -686,11 +630,11 @@ class _Decider:
             joined, after_word = customer_tokens(self.text)
             numbered: dict[str, None] = {}
             for key in joined:
-                customer_id = book._customer_keys.get(key)  # noqa: SLF001 - same module family
+                customer_id = book.customer_numbered(key)
                 if customer_id is not None:
                     numbered[customer_id] = None
             for key in after_word:
-                for customer_id in book._customer_digits.get(key, ()):  # noqa: SLF001
+                for customer_id in book.customers_numbered(key):
                     numbered[customer_id] = None
             if len(numbered) == 1:
                 customer_id = next(iter(numbered))
@@ -712,8 +656,7 @@ class _Decider:
                          and match.score - score < policy.name_margin]
                 # A person would look at the amounts: whose open item is it?
                 owing = [customer_id for customer_id in close
-                         if any(item.open == payment.amount
-                                for item in book.open_items_of(customer_id, self.currency))]
+                         if book.has_open_of_amount(customer_id, self.currency, payment.amount)]
                 if len(owing) == 1:
                     score = dict(match.close)[owing[0]]
                     found.append(Identification(

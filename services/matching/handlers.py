@@ -1,4 +1,5 @@
-"""Kafka subscribers: customers, receivables and payments in; matching decisions out (thin)."""
+"""Kafka subscribers: customers, receivables, payments and the ERP's paid invoices in;
+matching decisions out (thin)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
 from libs.events import CustomerUpserted, Envelope, InvoiceIssued, PaymentReceived
+from libs.events.erp import ErpInvoiceMarkedPaid, ExchangeRatePublished
 from libs.events.invoicing import (
     CreditNoteIssued,
     DebitNoteIssued,
@@ -17,7 +19,7 @@ from libs.events.invoicing import (
     InvoiceWrittenOff,
 )
 from libs.events.payments import PaymentReturned
-from libs.events.topics import AR_INVOICING, AR_PAYMENTS, ERP_CUSTOMERS
+from libs.events.topics import AR_INVOICING, AR_PAYMENTS, ERP_CUSTOMERS, ERP_ORDERS
 from libs.runtime.consumer import TrackedConsumer, causation_of
 from libs.runtime.settings import ServiceSettings
 
@@ -33,6 +35,10 @@ def _handler(command: Callable[..., None]) -> Callable[[Envelope, Any, Tracking]
 def subscribe(broker: KafkaBroker, settings: ServiceSettings, matching: MatchingApplication) -> None:
     TrackedConsumer(broker, settings, matching, ERP_CUSTOMERS, {
         CustomerUpserted: _handler(matching.upsert_customer),
+        ExchangeRatePublished: _handler(matching.record_exchange_rate),
+    })
+    TrackedConsumer(broker, settings, matching, ERP_ORDERS, {
+        ErpInvoiceMarkedPaid: _handler(matching.record_erp_paid),
     })
     TrackedConsumer(broker, settings, matching, AR_INVOICING, {
         InvoiceIssued: _handler(matching.open_invoice),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from difflib import SequenceMatcher
 from dataclasses import dataclass
 from decimal import Decimal
@@ -139,28 +140,30 @@ class NameIndex:
                              Decimal("1.00"), tuple((customer_id, Decimal("1.00"))
                                                     for customer_id in exact))
         pairs, singles, starts = self._keys(words)
-        shared: dict[str, int] = {}
+        shared: Counter[str] = Counter()  # customer id -> keys in common (counted in C)
         for index, keys in ((self._by_pair, pairs), (self._by_word, singles)):
             for key in keys:
-                for customer_id in index.get(key, ()):
-                    shared[customer_id] = shared.get(customer_id, 0) + 1
+                shared.update(index.get(key, ()))
             if shared:
                 break  # adjacent word pairs found candidates: single words add only noise
         if not shared:
             for key in starts:
-                for customer_id in self._by_start.get(key, ()):
-                    shared[customer_id] = shared.get(customer_id, 0) + 1
+                shared.update(self._by_start.get(key, ()))
         if not shared:
             return None
-        ranked = sorted(shared.items(), key=lambda pair: (-pair[1], pair[0]))
-        best_count = ranked[0][1]
-        # Everyone sharing as many words as the best; a cheap upper bound picks the few
-        # worth comparing character by character.
-        pool = [customer_id for customer_id, count in ranked[:64] if count == best_count]
+        best_count = max(shared.values())
+        # Everyone sharing as many words as the best (the first 64 by id); a cheap upper
+        # bound picks the few worth comparing character by character.
+        pool = sorted(customer_id for customer_id, count in shared.items()
+                      if count == best_count)[:64]
         if len(pool) > self.CANDIDATES:
+            # The bound counts the characters both names share, whichever comes first: one
+            # matcher holds the payer's name and takes each candidate in turn.
+            matcher = SequenceMatcher(None, autojunk=False)
+            matcher.set_seq2(joined)
             bounds = []
             for customer_id in pool:
-                matcher = SequenceMatcher(None, joined, self._names[customer_id][1], autojunk=False)
+                matcher.set_seq1(self._names[customer_id][1])
                 bounds.append((-matcher.quick_ratio(), customer_id))
             bounds.sort()
             pool = [customer_id for _, customer_id in bounds[:self.CANDIDATES]]

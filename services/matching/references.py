@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # --- normal forms ------------------------------------------------------------------------
 
@@ -153,8 +154,7 @@ class NumberCandidate:
         return f"{self.prefix}{self.digits}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):  # a tuple: made for every word of every remittance text
     text: str
     start: int
     end: int
@@ -166,6 +166,9 @@ class _Token:
 
 def _masked(text_upper: str) -> str:
     """The text with amounts and dates blanked out (same length, so positions hold)."""
+    if "." not in text_upper and "," not in text_upper and "/" not in text_upper and \
+            text_upper.count("-") < 2:
+        return text_upper  # no separator an amount or a date needs: spare the regex
     return _AMOUNT_OR_DATE.sub(lambda match: " " * len(match.group()), text_upper)
 
 

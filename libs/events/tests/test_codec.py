@@ -16,6 +16,8 @@ from libs.events import (
     CreditApplied,
     DeductionRaised,
     DifferenceWrittenOff,
+    ErpPaidInvoiceCleared,
+    ErpPaidInvoiceUncleared,
     UnappliedCashChanged,
     EVENT_TYPES,
     AppliedExchangeRate,
@@ -191,6 +193,9 @@ SAMPLES: dict[str, IntegrationEvent] = {
         invoice_number="INV-000001", customer_id="C-1", amount=eur("121.00"),
         applied_on=date(2024, 3, 20), rule="remittance-invoice-number",
         explanation="The remittance text names invoice INV-000001.",
+        paid=Money.of("131.29", "USD"),
+        exchange_rate=AppliedExchangeRate(from_currency="EUR", to_currency="USD",
+                                          rate="1.0850", rate_date=date(2024, 3, 19)),
     ),
     "PaymentUnapplied": PaymentUnapplied(
         payment_id="pay-2", customer_id="C-1", amount=eur("5.00"), value_date=date(2024, 3, 20),
@@ -223,6 +228,18 @@ SAMPLES: dict[str, IntegrationEvent] = {
         credit_note_number="CN-000001", invoice_id="inv-1", invoice_number="INV-000001",
         customer_id="C-1", amount=eur("21.00"), applied_on=date(2024, 3, 20),
         rule="customer-combination",
+    ),
+    "ErpPaidInvoiceUncleared": ErpPaidInvoiceUncleared(
+        invoice_number="INV-000001", invoice_id="inv-1", customer_id="C-1",
+        erp_paid_on=date(2024, 3, 20), erp_reference="ERP-CLR-1", open_amount=eur("121.00"),
+        detected_on=date(2024, 3, 22),
+        reason="The ERP marked INV-000001 paid on 2024-03-20, but after the 2-day grace for "
+               "bank statements no payment has been applied to it: 121.00 EUR is open",
+    ),
+    "ErpPaidInvoiceCleared": ErpPaidInvoiceCleared(
+        invoice_number="INV-000001", invoice_id="inv-1", customer_id="C-1",
+        erp_paid_on=date(2024, 3, 20), cleared_on=date(2024, 3, 25),
+        reason="nothing is open on INV-000001 any more (payment pay-7)",
     ),
     # dunning
     "ReminderSent": ReminderSent(

@@ -274,10 +274,54 @@ def test_named_invoices_of_which_the_payer_paid_some_settle_only_those(book: Boo
     assert any("INV-004713 named but not paid for" in line for line in decision.evidence)
 
 
-def test_a_payment_in_another_currency_does_not_settle_an_invoice(book: Book) -> None:
-    decision = pay(book, "121.00", "INV-004711", currency="USD")
+# --- cash in another currency -------------------------------------------------------------
 
-    assert decision.rule == RULE_UNAPPLIED and "in EUR, not in USD" in decision.reason
+
+def test_cash_in_another_currency_without_a_rate_stays_unapplied_and_waits_for_one(
+        book: Book) -> None:
+    book.rates.record("EUR", "USD", date(2024, 3, 14), D("1.0850"))  # older than the lookback
+
+    decision = pay(book, "131.29", "INV-004711", currency="USD")
+
+    assert decision.rule == RULE_UNAPPLIED
+    assert "no USD/EUR exchange rate is known for 2024-03-20" in decision.reason
+    assert decision.waiting_for == ("fx:EUR/USD",)
+
+
+def test_cash_in_another_currency_settles_the_named_invoice_at_the_value_dates_rate(
+        book: Book) -> None:
+    book.rates.record("EUR", "USD", date(2024, 3, 19), D("1.0850"))  # the day before: it serves
+
+    decision = pay(book, "131.29", "INV-004711", currency="USD")
+
+    [allocation] = decision.allocations
+    assert (allocation.number, allocation.amount, allocation.paid_amount) == (
+        "INV-004711", D("121.00"), D("131.29"))
+    assert (allocation.exchange_rate.from_currency, allocation.exchange_rate.rate,
+            allocation.exchange_rate.rate_date) == ("EUR", D("1.0850"), date(2024, 3, 19))
+    assert decision.unapplied == 0
+    assert "131.29 USD is 121.00 EUR at EUR/USD 1.0850 of 2024-03-19" in allocation.explanation
+
+
+def test_an_exchange_difference_within_the_tolerance_still_settles_the_invoice(
+        book: Book) -> None:
+    book.rates.record("USD", "EUR", date(2024, 3, 20), D("0.9200"))
+
+    decision = pay(book, "1080.00", "INV-004713", currency="USD")  # 993.60 EUR for 1,000.00
+
+    [allocation] = decision.allocations
+    assert (allocation.amount, allocation.paid_amount) == (D("1000.00"), D("1080.00"))
+    assert "6.40 EUR less than what is open" in allocation.explanation
+
+
+def test_cash_in_another_currency_worth_much_less_than_what_is_open_is_left_for_a_person(
+        book: Book) -> None:
+    book.rates.record("EUR", "USD", date(2024, 3, 20), D("1.0850"))
+
+    decision = pay(book, "100.00", "INV-004711", currency="USD")
+
+    assert decision.rule == RULE_UNAPPLIED and not decision.allocations
+    assert "100.00 USD is 92.17 EUR" in decision.reason and "121.00 EUR open" in decision.reason
 
 
 # --- explanations and determinism --------------------------------------------------------
