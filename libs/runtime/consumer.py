@@ -84,14 +84,20 @@ class OffsetCommitter:
             self._pending = asyncio.create_task(self._commit_after_interval(consumer))
 
     async def _commit_after_interval(self, consumer: AIOKafkaConsumer) -> None:
-        await asyncio.sleep(self.interval)
-        offsets, self._applied = self._applied, {}
-        try:
-            await consumer.commit(offsets)
-        except KafkaError as error:
-            # A rebalance took the partition away; its new owner resumes from the
-            # last commit and skips what is stored as applied.
-            log.info("offset commit skipped (%r); the next one covers it", error)
+        # Until nothing is left: records applied while a commit was under way, and a
+        # commit that failed (usually a rebalance), must not wait for a next record
+        # that may never come, or the group would look behind for good.
+        while self._applied:
+            await asyncio.sleep(self.interval)
+            offsets, self._applied = self._applied, {}
+            try:
+                await consumer.commit(offsets)
+            except KafkaError as error:
+                owned = consumer.assignment()
+                for partition, offset in offsets.items():
+                    if partition in owned:  # a newer offset, if any, wins
+                        self._applied.setdefault(partition, offset)
+                log.info("offset commit failed (%r); trying again", error)
 
 
 class InboundConsumer(ABC):

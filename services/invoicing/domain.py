@@ -72,14 +72,17 @@ class Customer(Aggregate):
     @event("DocumentHeld", topic="invoicing.Customer.DocumentHeld")
     def hold(self, event_type: str, key: str, body: dict[str, Any],
              causation: dict[str, Any]) -> None:
-        """`body` is the ERP event as JSON, processed again when the customer arrives."""
-        self.held.append({"event_type": event_type, "key": key, "body": body})
+        """`body` is the ERP event as JSON, processed again when the customer arrives, as
+        caused by itself (its trace, its event id), not by the customer's arrival."""
+        self.held.append({"event_type": event_type, "key": key, "body": body,
+                          "causation": causation})
 
     @event("ShipmentHeld", topic="invoicing.Customer.ShipmentHeld")
     def _held_before_erp_invoices_could_wait(self, shipment: dict[str, Any],
                                              causation: dict[str, Any]) -> None:
         self.held.append({"event_type": "OrderShipped", "body": shipment,
-                          "key": shipment_key(shipment["order_id"], shipment["shipment_id"])})
+                          "key": shipment_key(shipment["order_id"], shipment["shipment_id"]),
+                          "causation": causation})
 
     @event("HeldShipmentsReleased", topic="invoicing.Customer.HeldShipmentsReleased")
     def release_held(self, causation: dict[str, Any]) -> None:

@@ -80,6 +80,9 @@ class ErpIntake(InvoicingLedger):
         series: InvoiceNumberSeries | None = None
         issued: list[Any] = []
         for held in customer.held:
+            # Held before its cause was kept with it: then the customer's arrival stands in.
+            held_cause = (Causation.from_dict(held["causation"]) if "causation" in held
+                          else causation)
             if held["event_type"] == OrderShipped.event_type:
                 shipment = OrderShipped.model_validate(upcast(held["event_type"], held["body"]))
                 if self.exists(Invoice.create_id(tenant, shipment.order_id,
@@ -87,14 +90,15 @@ class ErpIntake(InvoicingLedger):
                     continue
                 series = series or self._series(tenant, INVOICE_SERIES, cause)
                 order = self.get_or_none(Order.create_id(tenant, shipment.order_id))
-                issued += self._invoice_of_shipment(shipment, customer, order, series, causation)
+                issued += self._invoice_of_shipment(shipment, customer, order, series,
+                                                    held_cause)
             else:
                 erp = ErpInvoiceIssued.model_validate(upcast(held["event_type"], held["body"]))
                 invoice_id = Invoice.create_id_for_erp(tenant, erp.invoice_number)
                 if self.exists(invoice_id):
                     continue
-                issued += [self._erp_invoice(erp, customer, _checked_totals(erp), causation),
-                           self._claim_erp_number(erp, invoice_id, causation)]
+                issued += [self._erp_invoice(erp, customer, _checked_totals(erp), held_cause),
+                           self._claim_erp_number(erp, invoice_id, held_cause)]
         return ([series] if series else []) + issued
 
     # --- orders and shipments ------------------------------------------------------------

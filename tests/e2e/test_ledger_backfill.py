@@ -29,12 +29,17 @@ LABELS = ("current", "1-30", "31-60", "61-90", "90+")
 
 
 def run_backfill(infrastructure: Infrastructure, ledger: Path, tenant: str,
-                 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.invoicing.backfill", str(ledger), "--tenant", tenant,
-         "--timeout", "600"],
-        cwd=ROOT, env={**os.environ, **infrastructure.service_environment()},
-        capture_output=True, text=True, timeout=1200)
+                 timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    """The backfill gives up waiting for a service after half of `timeout`, saying which."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-u", "-m", "services.invoicing.backfill", str(ledger),
+             "--tenant", tenant, "--timeout", str(int(timeout / 2))],
+            cwd=ROOT, env={**os.environ, **infrastructure.service_environment()},
+            capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:  # say how far it got
+        raise AssertionError(f"backfill still running after {timeout} s:\n"
+                             f"{expired.stdout}\n{expired.stderr}") from None
 
 
 def bucket(days_past_due: int) -> str:
@@ -97,13 +102,13 @@ async def aging_of(aging_url: str, tenant: str) -> dict[str, dict[str, Decimal]]
 
 
 async def backfill_and_compare(platform, infrastructure: Infrastructure, tmp_path: Path,
-                               invoices: int, tenant: str) -> None:
+                               invoices: int, tenant: str, timeout: float = 1200) -> None:
     ledger = tmp_path / f"ledger-{invoices}.csv"
     counts = write_ledger(ledger, invoices)
     expected = balances_from_file(ledger, AS_OF)
 
     started = time.monotonic()
-    loaded = run_backfill(infrastructure, ledger, tenant)
+    loaded = run_backfill(infrastructure, ledger, tenant, timeout)
     assert loaded.returncode == 0, loaded.stderr + loaded.stdout
     shown = await eventually(lambda: aging_of(platform["aging"].url, tenant),
                              until=lambda balances: balances == expected, timeout=120)
@@ -129,7 +134,7 @@ async def backfill_and_compare(platform, infrastructure: Infrastructure, tmp_pat
     # Running the same file again adds nothing.
     kafka = infrastructure.kafka_bootstrap_servers
     applied_before = await _count(kafka, AR_MATCHING, PaymentApplied, tenant)
-    again = run_backfill(infrastructure, ledger, tenant)
+    again = run_backfill(infrastructure, ledger, tenant, timeout)
     assert again.returncode == 0, again.stderr + again.stdout
     assert await aging_of(platform["aging"].url, tenant) == expected
     assert await _count(kafka, AR_INVOICING, InvoiceIssued, tenant) == counts["invoices"]
@@ -143,7 +148,9 @@ async def _count(kafka: str, topic: str, event_type: type, tenant: str) -> int:
 
 async def test_a_ledger_of_1000_invoices_with_payments_ages_as_the_file_says(
         platform, infrastructure, tmp_path: Path) -> None:
-    await backfill_and_compare(platform, infrastructure, tmp_path, 1_000, "backfill-1k")
+    # within the suite's 300 s per test: a stuck wait fails with its reason, not a timeout
+    await backfill_and_compare(platform, infrastructure, tmp_path, 1_000, "backfill-1k",
+                               timeout=240)
 
 
 @pytest.mark.slow

@@ -209,6 +209,23 @@ def test_a_shipment_that_overtakes_its_customer_record_is_held_and_invoiced_when
     assert invoicing.repository.get(Customer.create_id("acme", "C-1")).held == []
 
 
+def test_an_invoice_issued_from_a_held_shipment_continues_the_shipment_s_trace(
+    invoicing: InvoicingApplication,
+) -> None:
+    """An SRE follows the shipment's trace to its invoice, even when the invoice waited
+    for the customer record (which came in another trace)."""
+    shipped = Causation(tenant="acme", causation_id="evt-shipment",
+                        traceparent=f"00-{'a' * 32}-{'1' * 16}-01")
+    customer_arrived = Causation(tenant="acme", causation_id="evt-customer",
+                                 traceparent=f"00-{'b' * 32}-{'2' * 16}-01")
+    invoicing.invoice_shipment(shipment(), shipped, orders_at(0))
+    invoicing.upsert_customer(customer(), customer_arrived, customers_at(0))
+
+    [invoice] = issued(invoicing)
+    assert invoice.causation["causation_id"] == "evt-shipment"
+    assert invoice.causation["traceparent"].split("-")[1] == "a" * 32
+
+
 def test_a_held_shipment_delivered_again_is_held_once_and_invoiced_once(
     invoicing: InvoicingApplication,
 ) -> None:
