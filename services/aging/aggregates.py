@@ -3,7 +3,13 @@ millions of items read a few thousand rows.
 
 - `open_by_due_date`, `open_by_issue_date`: what is open today per tenant, currency,
   customer and day. Day rows never move; the report puts them into buckets when it is
-  asked (buckets move with time).
+  asked (buckets move with time). Keyed by customer first: one customer's rows (a few
+  thousand days at most, however many items) are one index range.
+- `customer_buckets`: per tenant, customer and currency, what is open, aged into the
+  default buckets (`DEFAULT_BUCKETS`, by due date) as of the row's `as_of` date. Today's
+  aging of every customer is then one row each. When the date moves on, a reader rolls
+  the rows forward from `open_by_due_date` (`LOCK_STALE_BUCKETS`, `ROLL_BUCKETS`); until
+  then it computes a stale row's buckets from there itself, so no answer is ever stale.
 - `receivable_days`: per tenant, currency and business day, what was invoiced, settled
   and changed. Credit sales over a period and the receivable on any date (the running
   sum) come from it, so DSO needs no scan of the items.
@@ -17,6 +23,8 @@ libs/runtime/projection.py), which stays right after a rebuild renames the schem
 
 from __future__ import annotations
 
+from .buckets import DEFAULT_BUCKETS, sql_bucket_index
+
 DAY_COLUMNS = ("due_date", "issue_date")  # open_by_due_date, open_by_issue_date
 
 
@@ -29,8 +37,16 @@ CREATE TABLE IF NOT EXISTS {{schema}}.open_by_{day} (
     {day:<11} date    NOT NULL,
     open_amount numeric NOT NULL,
     open_items  bigint  NOT NULL,
-    PRIMARY KEY (tenant, currency, customer_id, {day})
-);"""
+    PRIMARY KEY (tenant, customer_id, currency, {day})
+);
+DO $$ BEGIN  -- a table from before the key led with the customer gets the new key
+    IF (SELECT pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE conrelid = '{{schema}}.open_by_{day}'::regclass AND contype = 'p')
+       LIKE 'PRIMARY KEY (tenant, currency, %' THEN
+        ALTER TABLE {{schema}}.open_by_{day} DROP CONSTRAINT open_by_{day}_pkey,
+            ADD PRIMARY KEY (tenant, customer_id, currency, {day});
+    END IF;
+END $$;"""
 
 
 def _add_to_open_by_day(day: str) -> str:
@@ -39,7 +55,7 @@ def _add_to_open_by_day(day: str) -> str:
     INSERT INTO open_by_{day} AS day
     VALUES (item.tenant, item.currency, item.customer_id, item.{day},
             sign * item.open_amount, sign)
-    ON CONFLICT (tenant, currency, customer_id, {day}) DO UPDATE
+    ON CONFLICT (tenant, customer_id, currency, {day}) DO UPDATE
     SET open_amount = day.open_amount + EXCLUDED.open_amount,
         open_items = day.open_items + EXCLUDED.open_items;
     DELETE FROM open_by_{day}
@@ -48,7 +64,52 @@ def _add_to_open_by_day(day: str) -> str:
       AND open_items = 0;"""
 
 
-TABLES_DDL = "".join(_open_by_day_table(day) for day in DAY_COLUMNS) + """
+# customer_buckets' columns b0, b1, ...: the default buckets, youngest first.
+BUCKETS = tuple(f"b{index}" for index in range(len(DEFAULT_BUCKETS.labels())))
+
+
+def _bucket_of(due_date: str, as_of: str) -> str:
+    return sql_bucket_index(due_date, as_of, DEFAULT_BUCKETS)
+
+
+def _bucket_amounts(due_date: str, as_of: str, amount: str) -> list[str]:
+    """SQL, one per bucket column: `amount` in the column of its bucket, else 0."""
+    return [f"CASE WHEN {_bucket_of(due_date, as_of)} = {index} THEN {amount} ELSE 0 END"
+            for index in range(len(BUCKETS))]
+
+
+# Open amounts of rows with a `bucket` column (a default bucket's index) summed per bucket.
+BUCKET_SUMS = ", ".join(f"coalesce(sum(open_amount) FILTER (WHERE bucket = {index}), 0) "
+                        f"AS {column}" for index, column in enumerate(BUCKETS))
+
+_ADD_TO_CUSTOMER_BUCKETS = f"""
+    -- A new row is aged as of today; an existing row ages the item as of its own date.
+    INSERT INTO customer_buckets AS snapshot
+    VALUES (item.tenant, item.customer_id, item.currency, CURRENT_DATE,
+            sign * item.open_amount, sign,
+            {", ".join(_bucket_amounts("item.due_date", "CURRENT_DATE",
+                                       "sign * item.open_amount"))})
+    ON CONFLICT (tenant, customer_id, currency) DO UPDATE
+    SET open_amount = snapshot.open_amount + EXCLUDED.open_amount,
+        open_items = snapshot.open_items + EXCLUDED.open_items,
+        {", ".join(f"{column} = snapshot.{column} + {amount}" for column, amount in zip(
+            BUCKETS, _bucket_amounts("item.due_date", "snapshot.as_of",
+                                     "sign * item.open_amount")))};
+    DELETE FROM customer_buckets
+    WHERE (tenant, customer_id, currency) = (item.tenant, item.customer_id, item.currency)
+      AND open_items = 0;"""
+
+TABLES_DDL = "".join(_open_by_day_table(day) for day in DAY_COLUMNS) + f"""
+CREATE TABLE IF NOT EXISTS {{schema}}.customer_buckets (
+    tenant      text    NOT NULL,
+    customer_id text    NOT NULL,
+    currency    text    NOT NULL,
+    as_of       date    NOT NULL,
+    open_amount numeric NOT NULL,
+    open_items  bigint  NOT NULL,
+    {", ".join(f"{column} numeric NOT NULL" for column in BUCKETS)},
+    PRIMARY KEY (tenant, customer_id, currency)
+);""" + """
 CREATE TABLE IF NOT EXISTS {schema}.receivable_days (
     tenant   text    NOT NULL,
     currency text    NOT NULL,
@@ -63,7 +124,7 @@ CREATE TABLE IF NOT EXISTS {schema}.receivable_days (
 TRIGGERS_DDL = """
 CREATE OR REPLACE FUNCTION {schema}.add_open_days(item {schema}.open_items, sign int)
 RETURNS void LANGUAGE plpgsql AS $$
-BEGIN""" + "".join(_add_to_open_by_day(day) for day in DAY_COLUMNS) + """
+BEGIN""" + "".join(_add_to_open_by_day(day) for day in DAY_COLUMNS) + _ADD_TO_CUSTOMER_BUCKETS + """
 END $$;
 
 CREATE OR REPLACE FUNCTION {schema}.count_open_item() RETURNS trigger
@@ -137,7 +198,13 @@ FILL = "".join(f"""
 INSERT INTO {{schema}}.open_by_{day}
 SELECT tenant, currency, customer_id, {day}, sum(open_amount), count(*)
 FROM {{schema}}.open_items WHERE open_amount <> 0
-GROUP BY tenant, currency, customer_id, {day};""" for day in DAY_COLUMNS) + """
+GROUP BY tenant, currency, customer_id, {day};""" for day in DAY_COLUMNS) + f"""
+INSERT INTO {{schema}}.customer_buckets
+SELECT tenant, customer_id, currency, CURRENT_DATE, sum(open_amount), sum(open_items),
+       {BUCKET_SUMS}
+FROM (SELECT *, {_bucket_of("due_date", "CURRENT_DATE")} AS bucket
+      FROM {{schema}}.open_by_due_date) AS day
+GROUP BY tenant, customer_id, currency;""" + """
 INSERT INTO {schema}.receivable_days AS day (tenant, currency, day, invoiced, settled, changed)
 SELECT tenant, currency, day, sum(invoiced), sum(settled), sum(changed)
 FROM (
@@ -153,4 +220,30 @@ FROM (
 ) AS movements
 GROUP BY tenant, currency, day
 HAVING (sum(invoiced), sum(settled), sum(changed)) <> (0, 0, 0);
+"""
+
+# Rolling rows forward to a new date ($2) for a tenant ($1), in one transaction: first lock
+# the rows aged on another date, skipping those a writer holds (a reader computes those
+# itself; a later roll takes them). Then, in a statement that sees every change committed
+# to them, age them again from the day rows. A writer waiting on a locked row adds its item
+# as of the new date once the roll commits; one that has not reached it yet will.
+LOCK_STALE_BUCKETS = """
+SELECT customer_id, currency FROM {schema}.customer_buckets
+WHERE tenant = $1 AND as_of <> $2 AND ($3::text IS NULL OR customer_id = $3)
+FOR UPDATE SKIP LOCKED
+"""
+
+ROLL_BUCKETS = f"""
+UPDATE {{schema}}.customer_buckets AS snapshot
+SET as_of = $2, ({", ".join(BUCKETS)}) = ({", ".join(f"fresh.{column}" for column in BUCKETS)})
+FROM (
+    SELECT customer_id, currency, {BUCKET_SUMS}
+    FROM (SELECT *, {_bucket_of("due_date", "$2::date")} AS bucket
+          FROM {{schema}}.open_by_due_date
+          WHERE tenant = $1 AND (customer_id, currency) IN (
+                SELECT * FROM unnest($3::text[], $4::text[]))) AS day
+    GROUP BY customer_id, currency
+) AS fresh
+WHERE snapshot.tenant = $1
+  AND (snapshot.customer_id, snapshot.currency) = (fresh.customer_id, fresh.currency)
 """

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -160,6 +160,28 @@ class AgingBuckets:
 
 
 DEFAULT_BUCKETS = AgingBuckets()
+
+
+def sql_bucket_index(day: str, as_of: date | str, buckets: AgingBuckets = DEFAULT_BUCKETS,
+                     basis: AgingBasis = AgingBasis.DUE_DATE) -> str:
+    """The rule of ``label_for_days`` as a SQL expression: the position, in
+    ``labels(basis)``, of the bucket of an item whose age counts from ``day`` (a SQL date
+    column). ``as_of`` is a date, or a SQL date expression. With a date, each condition
+    compares ``day`` with a constant, which is what lets the database age a million items
+    in one pass. On the document basis, an item issued after ``as_of`` is in no bucket."""
+
+    def at_most(days: int) -> str:  # SQL: the item is at most `days` days old
+        if isinstance(as_of, date):
+            return f"{day} >= DATE '{(as_of - timedelta(days=days)).isoformat()}'"
+        return f"{day} >= {as_of} - ({days})"
+
+    if AgingBasis(basis) is AgingBasis.DUE_DATE:
+        conditions, first = [f"WHEN {at_most(0)} THEN 0"], 1
+    else:
+        conditions, first = [f"WHEN {at_most(-1)} THEN NULL"], 0
+    conditions += [f"WHEN {at_most(limit)} THEN {first + index}"
+                   for index, limit in enumerate(buckets.limits)]
+    return f"CASE {' '.join(conditions)} ELSE {first + len(buckets.limits)} END"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -10,7 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from .buckets import DEFAULT_BUCKETS, AgingBasis, AgingBuckets
+from . import aggregates
+from .buckets import DEFAULT_BUCKETS, AgingBasis, AgingBuckets, sql_bucket_index
 from .history import open_items_source
 from .projections import SCHEMA
 
@@ -24,32 +26,35 @@ class AgingView:
     buckets: AgingBuckets = DEFAULT_BUCKETS
     basis: AgingBasis = AgingBasis.DUE_DATE
 
-    @property
+    @cached_property  # asked for each line of a report
     def labels(self) -> tuple[str, ...]:
         return self.buckets.labels(self.basis)
+
+    @property
+    def day(self) -> str:
+        """The column the age counts from."""
+        return "due_date" if self.basis is AgingBasis.DUE_DATE else "issue_date"
+
+    @property
+    def is_kept(self) -> bool:
+        """Whether `customer_buckets` holds this aging: today's, in the default buckets."""
+        return (self.as_of == self.today and self.basis is AgingBasis.DUE_DATE
+                and self.buckets == aggregates.DEFAULT_BUCKETS)
 
     def items(self) -> str:
         return open_items_source(self.as_of, self.today)
 
+    def with_bucket(self, rows: str) -> str:
+        """`rows` (items or day rows; `$2` is the as-of date) with the index of each one's
+        bucket, computed once per row."""
+        bucket = sql_bucket_index(self.day, self.as_of, self.buckets, self.basis)
+        # The as-of date is in `bucket` as constants; `$2` stays a parameter of every query.
+        return f"SELECT *, {bucket} AS bucket FROM ({rows}) AS rows WHERE $2::date IS NOT NULL"
+
     def bucket_columns(self) -> str:
-        """One sum per bucket; `$2` is the as-of date."""
-        age = "$2::date - due_date" if self.basis is AgingBasis.DUE_DATE else "$2::date - issue_date"
-        bounds: list[tuple[int | None, int | None]] = []
-        lower: int | None = None if self.basis is AgingBasis.DUE_DATE else 0
-        if self.basis is AgingBasis.DUE_DATE:
-            bounds.append((None, 0))  # current: not yet due
-            lower = 1
-        for limit in self.buckets.limits:
-            bounds.append((lower, limit))
-            lower = limit + 1
-        bounds.append((lower, None))
-        columns = []
-        for index, (low, high) in enumerate(bounds):
-            conditions = [f"{age} >= {int(low)}" if low is not None else "true",
-                          f"{age} <= {int(high)}" if high is not None else "true"]
-            columns.append(f"coalesce(sum(open_amount) FILTER "
-                           f"(WHERE {' AND '.join(conditions)}), 0) AS b{index}")
-        return ", ".join(columns)
+        """One sum per bucket, b0, b1, ..., over rows `with_bucket`."""
+        return ", ".join(f"coalesce(sum(open_amount) FILTER (WHERE bucket = {index}), 0) "
+                         f"AS b{index}" for index in range(len(self.labels)))
 
     def row_buckets(self, row: asyncpg.Record) -> dict[str, str]:
         return {label: str(row[f"b{index}"]) for index, label in enumerate(self.labels)}
@@ -59,15 +64,78 @@ class AgingView:
                 "buckets": list(self.labels)}
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Rows to age ($1 tenant, $2 as-of date) with `customer_id`, `currency` and
+    `open_amount`, and how to total them: item count and bucket sums b0, b1, ..."""
+
+    rows: str
+    item_count: str
+    bucket_columns: str
+    per_customer: bool = False  # one row per customer and currency already
+
+
+_KEPT_BUCKETS = ", ".join(aggregates.BUCKETS)
+
+
+def _kept_rows(as_of: date, of_customer: str) -> str:
+    """`customer_buckets` rows aged on $2 as they are; those aged on another date (the date
+    moved on, no one has rolled them yet) aged here from their day rows, in the same
+    statement, so the answer is today's either way. `stale` says which were which."""
+    return f"""
+        SELECT customer_id, currency, open_amount, open_items, {_KEPT_BUCKETS}, false AS stale
+        FROM {SCHEMA}.customer_buckets WHERE tenant = $1 AND as_of = $2 {of_customer}
+        UNION ALL
+        SELECT customer_id, currency, sum(open_amount), sum(open_items)::bigint,
+               {aggregates.BUCKET_SUMS}, true
+        FROM (SELECT day.*, {sql_bucket_index("day.due_date", as_of)} AS bucket
+              FROM {SCHEMA}.customer_buckets AS stale
+              JOIN {SCHEMA}.open_by_due_date AS day USING (tenant, customer_id, currency)
+              WHERE stale.tenant = $1 AND stale.as_of <> $2 {of_customer}) AS day
+        GROUP BY customer_id, currency"""
+
+
+def _source(view: AgingView, of_customer: str = "", from_items: bool = False) -> _Source:
+    """Today's aging reads the maintained aggregates (aggregates.py): the customers' kept
+    buckets, or for other buckets and the document date the day rows; a past date (or
+    `from_items`) reads the items as they stood then. `of_customer`: a condition more."""
+    if view.is_kept and not from_items:
+        return _Source(_kept_rows(view.as_of, of_customer), "sum(open_items)::bigint",
+                       ", ".join(f"sum({column}) AS {column}" for column in aggregates.BUCKETS),
+                       per_customer=True)
+    if view.as_of >= view.today and not from_items:
+        rows = f"SELECT * FROM {SCHEMA}.open_by_{view.day} WHERE tenant = $1 {of_customer}"
+        return _Source(view.with_bucket(rows), "sum(open_items)::bigint", view.bucket_columns())
+    rows = f"SELECT * FROM ({view.items()}) AS items WHERE true {of_customer}"
+    return _Source(view.with_bucket(rows), "count(*)", view.bucket_columns())
+
+
+async def roll_buckets(pool: asyncpg.Pool, tenant: str, as_of: date,
+                       customer_id: str | None = None) -> int:
+    """Age the tenant's (or one customer's) kept buckets as of `as_of`; returns how many
+    rows moved. Rows a writer holds now are left for the next roll."""
+    async with pool.acquire() as connection, connection.transaction():
+        stale = await connection.fetch(aggregates.LOCK_STALE_BUCKETS.format(schema=SCHEMA),
+                                       tenant, as_of, customer_id)
+        if not stale:
+            return 0
+        await connection.execute(aggregates.ROLL_BUCKETS.format(schema=SCHEMA), tenant, as_of,
+                                 [row["customer_id"] for row in stale],
+                                 [row["currency"] for row in stale])
+    return len(stale)
+
+
 async def customer_balance(pool: asyncpg.Pool, tenant: str, customer_id: str,
                            view: AgingView) -> dict[str, Any]:
+    """Read from the customer's kept buckets or day rows today: as fast for a customer with
+    100,000 open items as for one with ten."""
+    source = _source(view, "AND customer_id = $3")
     async with pool.acquire() as connection:
         totals = await connection.fetch(
             f"""
-            SELECT currency, sum(open_amount) AS open_amount, count(*) AS open_items,
-                   {view.bucket_columns()}
-            FROM ({view.items()}) AS items
-            WHERE customer_id = $3
+            SELECT currency, sum(open_amount) AS open_amount, {source.item_count} AS open_items,
+                   {source.bucket_columns}{", bool_or(stale) AS stale" if view.is_kept else ""}
+            FROM ({source.rows}) AS items
             GROUP BY currency ORDER BY currency
             """, tenant, view.as_of, customer_id)
         unapplied = await connection.fetch(
@@ -76,6 +144,8 @@ async def customer_balance(pool: asyncpg.Pool, tenant: str, customer_id: str,
             FROM {SCHEMA}.unapplied_cash WHERE tenant = $1 AND customer_id = $2
             GROUP BY currency ORDER BY currency
             """, tenant, customer_id)
+    if view.is_kept and any(row["stale"] for row in totals):
+        await roll_buckets(pool, tenant, view.as_of, customer_id)
     return {
         "tenant": tenant,
         "customer_id": customer_id,
@@ -109,66 +179,74 @@ _GROUP_KEY = {GroupBy.CUSTOMER: "items.customer_id", GroupBy.SEGMENT: "customer.
               GroupBy.CREDIT_GROUP: "customer.credit_group_id", GroupBy.TENANT: "NULL::text"}
 
 
-def _report_source(view: AgingView) -> tuple[str, str]:
-    """Today's report reads the day aggregates (aggregates.py), a past date the items as
-    they stood then. Returns (FROM clause, item-count expression)."""
-    if view.as_of >= view.today:
-        table = ("open_by_due_date" if view.basis is AgingBasis.DUE_DATE
-                 else "open_by_issue_date")
-        return (f"(SELECT * FROM {SCHEMA}.{table} WHERE tenant = $1) AS items",
-                "sum(open_items)::bigint")
-    return f"({view.items()}) AS items", "count(*)"
-
-
 async def aging_report(pool: asyncpg.Pool, tenant: str, view: AgingView,
-                       group_by: GroupBy = GroupBy.CUSTOMER) -> dict[str, Any]:
-    source, item_count = _report_source(view)
+                       group_by: GroupBy = GroupBy.CUSTOMER,
+                       from_items: bool = False) -> dict[str, Any]:
+    """The aging per customer (or group) and currency, with totals per currency.
+    `from_items`: computed from the open items, never the aggregates (to check them)."""
+    source = _source(view, from_items=from_items)
+    kept = view.is_kept and not from_items
     key = _GROUP_KEY[group_by]
     joined = "" if group_by in (GroupBy.CUSTOMER, GroupBy.TENANT) else (
         f"LEFT JOIN {SCHEMA}.customers AS customer "
         "ON customer.tenant = $1 AND customer.customer_id = items.customer_id")
-    async with pool.acquire() as connection:
+    stale = "stale" if kept else "false"
+    if source.per_customer and group_by is GroupBy.CUSTOMER:  # nothing left to add up
+        lines = f"SELECT {key} AS line, * FROM ({source.rows}) AS items"
+    else:
+        lines = f"""
+            SELECT {key} AS line, currency, sum(open_amount) AS open_amount,
+                   {source.item_count} AS open_items, {source.bucket_columns},
+                   bool_or({stale}) AS stale
+            FROM ({source.rows}) AS items {joined}
+            GROUP BY 1, currency"""
+    columns = [f"b{index}" for index in range(len(view.labels))]
+    # Amounts come as text: the report shows them so, and decoding thousands of lines'
+    # numbers only to print them again would cost more than the query.
+    as_text = ", ".join(f"{column}::text" for column in ("open_amount", *columns))
+    totals = ", ".join(f"sum({column})::text" for column in ("open_amount", *columns))
+    async with pool.acquire() as connection, connection.transaction():
+        # Over a million items (a past date): one pass in memory, not worth compiling.
+        await connection.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
         rows = await connection.fetch(
             f"""
-            SELECT {key} AS line, currency, sum(open_amount) AS open_amount,
-                   {item_count} AS open_items, {view.bucket_columns()}
-            FROM {source} {joined}
-            GROUP BY 1, currency
-            ORDER BY currency, 1 NULLS LAST
+            WITH lines AS ({lines})
+            SELECT false AS total, line, currency, open_items, {as_text}, stale FROM lines
+            UNION ALL
+            SELECT true, NULL, currency, sum(open_items)::bigint, {totals}, bool_or(stale)
+            FROM lines GROUP BY currency
+            ORDER BY total, currency, line NULLS LAST
             """, tenant, view.as_of)
-    lines = [_report_line(view, row["currency"], row["open_amount"], row["open_items"],
-                          view.row_buckets(row)) for row in rows]
-    totals: dict[str, dict[str, Any]] = {}
-    for row, line in zip(rows, lines):
-        total = totals.setdefault(row["currency"], {
-            "open_amount": Decimal(0), "open_items": 0,
-            "buckets": {label: Decimal(0) for label in view.labels}})
-        total["open_amount"] += row["open_amount"]
-        total["open_items"] += row["open_items"]
-        for index, label in enumerate(view.labels):
-            total["buckets"][label] += row[f"b{index}"]
-        if group_by is GroupBy.CUSTOMER:
-            line["customer_id"] = row["line"]
-        elif group_by is not GroupBy.TENANT:
-            line[group_by.value] = row["line"]
+    if kept and any(row["stale"] for row in rows):
+        await roll_buckets(pool, tenant, view.as_of)
+    named = {GroupBy.CUSTOMER: "customer_id", GroupBy.TENANT: None}.get(group_by,
+                                                                        group_by.value)
+    lines_of_report, currency_totals = [], []
+    for row in rows:
+        line = _report_line(row["currency"], row["open_amount"], row["open_items"],
+                            dict(zip(view.labels, row[5:5 + len(columns)])))
+        if row["total"]:
+            currency_totals.append(line)
+            continue
+        if named:
+            line[named] = row["line"]
+        lines_of_report.append(line)
     report = {
         "tenant": tenant,
         **view.describe(),
         "group_by": group_by.value,
-        "totals": [_report_line(view, currency, total["open_amount"], total["open_items"],
-                                {label: str(amount) for label, amount in total["buckets"].items()})
-                   for currency, total in totals.items()],
+        "totals": currency_totals,
     }
     if group_by is GroupBy.CUSTOMER:
-        report["customers"] = lines  # the name this line had before grouping came
+        report["customers"] = lines_of_report  # the name this line had before grouping came
     elif group_by is not GroupBy.TENANT:
-        report["groups"] = lines
+        report["groups"] = lines_of_report
     return report
 
 
-def _report_line(view: AgingView, currency: str, open_amount: Decimal, open_items: int,
+def _report_line(currency: str, open_amount: str, open_items: int,
                  buckets: dict[str, str]) -> dict[str, Any]:
-    return {"currency": currency, "open_amount": str(open_amount), "open_items": open_items,
+    return {"currency": currency, "open_amount": open_amount, "open_items": open_items,
             "buckets": buckets}
 
 
