@@ -43,9 +43,13 @@ TABLES = {
 
 
 async def projection_state(database_url: str, event_ids: list[str]) -> dict[str, list]:
-    """Every row of the tenant's projection, and which of our events it has applied."""
+    """Every row of the tenant's projection, and which of our events it has applied, all
+    from one snapshot: read statement by statement, a batch committed between the reads
+    showed its events as applied but not its rows."""
     connection = await asyncpg.connect(database_url)
     try:
+        snapshot = connection.transaction(isolation="repeatable_read", readonly=True)
+        await snapshot.start()
         state = {table: [tuple(row) for row in await connection.fetch(
                     f"SELECT * FROM aging.{table} WHERE tenant = $1 ORDER BY {order}", TENANT)]
                  for table, order in TABLES.items()}
@@ -57,6 +61,7 @@ async def projection_state(database_url: str, event_ids: list[str]) -> dict[str,
             await connection.fetch("SELECT * FROM aging.consumer_positions"))
         state["schemas"] = [row[0] for row in await connection.fetch(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'aging%' ORDER BY 1")]
+        await snapshot.rollback()
     finally:
         await connection.close()
     return state
