@@ -110,6 +110,7 @@ class InboundConsumer(ABC):
         self.settings = settings
         self.topic = topic
         self._failures: dict[tuple[int, int], int] = {}
+        self._next_offsets: dict[tuple[str, int], int] = {}
         self._offsets = OffsetCommitter(settings.offset_commit_interval)
         subscription = dict(
             group_id=settings.consumer_group,
@@ -136,10 +137,27 @@ class InboundConsumer(ABC):
     async def after_dead_letter(self, record: ConsumerRecord) -> None:
         """Hook: note that the record was dealt with."""
 
+    async def stored_next_offset(self, topic: str, partition: int) -> int:
+        """Hook: the partition's next offset to apply, as the database records it."""
+        return 0
+
+    async def next_offset(self, topic: str, partition: int) -> int:
+        """The stored next offset, read once, then kept by `note_stored`: never ahead of
+        the database (only what was stored moves it), so at worst a record is offered
+        again and refused there."""
+        key = (topic, partition)
+        if key not in self._next_offsets:
+            self._next_offsets[key] = await self.stored_next_offset(topic, partition)
+        return self._next_offsets[key]
+
+    def note_stored(self, record: ConsumerRecord) -> None:
+        key = (record.topic, record.partition)
+        self._next_offsets[key] = max(self._next_offsets.get(key, 0), record.offset + 1)
+
     async def already_dealt_with(self, record: ConsumerRecord) -> bool:
-        """Hook: whether the stored position is past this record (a redelivery after a
-        rebalance or restart, since offsets are committed only now and then)."""
-        return False
+        """A redelivery after a rebalance or restart (offsets are committed only now and
+        then) is recognised by the stored position before anything is done."""
+        return record.offset < await self.next_offset(record.topic, record.partition)
 
     async def on_message(self, body: bytes, message: KafkaMessage) -> None:
         record = message.raw_message
@@ -249,39 +267,27 @@ class TrackedConsumer(InboundConsumer):
         read model of its own, which would not see the batch's earlier records)."""
         self.application = application
         self.handlers = handlers
-        # The last offset stored per partition, as far as this process knows: never
-        # ahead of the database (only what was stored moves it), so at worst a record
-        # is offered again and refused there.
-        self._positions: dict[str, int] = {}
         super().__init__(broker, settings, topic, batch_size)
 
-    def _stored(self, record: ConsumerRecord) -> None:
-        name = tracking_name(record.topic, record.partition)
-        self._positions[name] = max(self._positions.get(name, -1), record.offset)
-
-    async def already_dealt_with(self, record: ConsumerRecord) -> bool:
-        name = tracking_name(record.topic, record.partition)
-        if name not in self._positions:
-            position = await asyncio.to_thread(self.application.position, name)
-            self._positions[name] = -1 if position is None else position
-        return record.offset <= self._positions[name]
+    async def stored_next_offset(self, topic: str, partition: int) -> int:
+        position = await asyncio.to_thread(self.application.position,
+                                           tracking_name(topic, partition))
+        return 0 if position is None else position + 1
 
     async def apply_batch(self, decoded: list[Decoded]) -> list[str]:
         first = decoded[0][0]
-        await self.already_dealt_with(first)  # knows the stored position
-        position = self._positions[tracking_name(first.topic, first.partition)]
-        outcomes = await asyncio.to_thread(self._handle_in_one_batch, decoded, position)
-        self._stored(decoded[-1][0])
+        next_offset = await self.next_offset(first.topic, first.partition)
+        outcomes = await asyncio.to_thread(self._handle_in_one_batch, decoded, next_offset)
+        self.note_stored(decoded[-1][0])
         return outcomes
 
-    def _handle_in_one_batch(self, decoded: list[Decoded], position: int,
-    ) -> list[str]:
+    def _handle_in_one_batch(self, decoded: list[Decoded], next_offset: int) -> list[str]:
         first = decoded[0][0]
         name = tracking_name(first.topic, first.partition)
         outcomes = []
         with self.application.batch():
             for record, envelope, event in decoded:
-                if record.offset <= position:
+                if record.offset < next_offset:
                     outcomes.append(DUPLICATE)
                     continue
                 tracking = Tracking(name, record.offset)
@@ -309,7 +315,7 @@ class TrackedConsumer(InboundConsumer):
                 outcome = APPLIED
         except AlreadyProcessed:
             outcome = DUPLICATE
-        self._stored(record)
+        self.note_stored(record)
         return outcome
 
     @staticmethod
@@ -333,7 +339,7 @@ class TrackedConsumer(InboundConsumer):
             await asyncio.to_thread(self.application.record, tracking)
         except AlreadyProcessed:
             pass
-        self._stored(record)
+        self.note_stored(record)
 
 
 def causation_of(envelope: Envelope) -> Causation:

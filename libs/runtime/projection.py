@@ -113,9 +113,6 @@ class ProjectionConsumer(InboundConsumer):
         self.pool = pool
         self.schema = settings.database_schema
         self.handlers = handlers
-        # Next offset stored per partition, as far as this process knows (never ahead
-        # of the table: a stale value only lets the event ids catch a redelivery).
-        self._next_offsets: dict[tuple[str, int], int] = {}
         super().__init__(broker, settings, topic, batch_size)
 
     async def apply(self, record: ConsumerRecord, envelope: Envelope,
@@ -132,7 +129,7 @@ class ProjectionConsumer(InboundConsumer):
                         for _, envelope, event in decoded]
             last = decoded[-1][0]
             await store_position(connection, last.topic, last.partition, last.offset + 1)
-        self._stored(last)
+        self.note_stored(last)
         now = datetime.now(UTC)
         for (_, envelope, _), outcome in zip(decoded, outcomes, strict=True):
             if outcome == APPLIED:
@@ -140,22 +137,15 @@ class ProjectionConsumer(InboundConsumer):
                     max((now - envelope.time).total_seconds(), 0.0))
         return outcomes
 
-    def _stored(self, record: ConsumerRecord) -> None:
-        key = (record.topic, record.partition)
-        self._next_offsets[key] = max(self._next_offsets.get(key, 0), record.offset + 1)
-
-    async def already_dealt_with(self, record: ConsumerRecord) -> bool:
-        key = (record.topic, record.partition)
-        if key not in self._next_offsets:
-            async with self.pool.acquire() as connection:
-                stored = await connection.fetchval(
-                    f"SELECT next_offset FROM {self.schema}.consumer_positions "
-                    "WHERE topic = $1 AND partition = $2", record.topic, record.partition)
-            self._next_offsets[key] = stored or 0
-        return record.offset < self._next_offsets[key]
+    async def stored_next_offset(self, topic: str, partition: int) -> int:
+        async with self.pool.acquire() as connection:
+            stored = await connection.fetchval(
+                f"SELECT next_offset FROM {self.schema}.consumer_positions "
+                "WHERE topic = $1 AND partition = $2", topic, partition)
+        return stored or 0
 
     async def after_dead_letter(self, record: ConsumerRecord) -> None:
         async with self.pool.acquire() as connection, connection.transaction():
             await enter_schema(connection, self.schema, self.schema)
             await store_position(connection, record.topic, record.partition, record.offset + 1)
-        self._stored(record)
+        self.note_stored(record)

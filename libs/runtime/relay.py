@@ -75,7 +75,7 @@ class OutboxRelay:
                 ) as connection:
                     await self._ensure_position_table(connection)
                     if not await self._become_leader(connection):
-                        await _sleep_unless(stopping, 1.0)
+                        await _wait_for_any(stopping, seconds=1.0)
                         continue
                     producer = make_producer(self.settings)
                     await producer.start()
@@ -87,7 +87,7 @@ class OutboxRelay:
                 # Kafka or PostgreSQL went away: start again from the stored position.
                 log.warning("relay interrupted: %r; resuming from the stored position", error)
                 self.is_leader = False
-                await _sleep_unless(stopping, 1.0)
+                await _wait_for_any(stopping, seconds=1.0)
 
     async def _ensure_position_table(self, connection: psycopg.AsyncConnection) -> None:
         await connection.execute(
@@ -116,7 +116,7 @@ class OutboxRelay:
             )
             if not notifications:
                 BACKLOG.labels(self.schema).set(0)
-                await _wait_for_either(stopping, self._stored, idle)
+                await _wait_for_any(stopping, self._stored, seconds=idle)
                 continue
             await self._publish(producer, notifications)
             position = notifications[-1].id
@@ -159,16 +159,9 @@ class OutboxRelay:
         PUBLISHED.labels(self.schema).inc(len(pending))
 
 
-async def _wait_for_either(stopping: asyncio.Event, stored: asyncio.Event,
-                           seconds: float) -> None:
-    waits = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(stored.wait())]
+async def _wait_for_any(*events: asyncio.Event, seconds: float) -> None:
+    """Until one of the events is set, or the seconds have passed."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
     await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     for wait in waits:
         wait.cancel()
-
-
-async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stopping.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

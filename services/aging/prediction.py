@@ -192,7 +192,9 @@ def on_due_date_or_tomorrow(_: PaymentBehaviour, invoice: Invoice, as_of: date) 
 class Accuracy:
     predictions: int  # (as-of date, open invoice) pairs
     mean_absolute_error_days: float
-    weekly_error_percent: float  # sum |forecast - actual| over all weeks / sum actual
+    # sum |forecast - actual| over all weeks / sum actual: summed as Decimal money, and
+    # a float only as the final statistic, like the error in days
+    weekly_error_percent: float
 
 
 def backtest(invoices: Sequence[Invoice], as_of_dates: Iterable[date], weeks: int = 8,
