@@ -6,7 +6,7 @@ resulting integration events under the right tenant and in the same trace.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,9 @@ class Causation:
     actor: str | None = None  # who asked, for commands from people
 
     def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies, a tenth of a credit decision's time.
+        return {"tenant": self.tenant, "causation_id": self.causation_id,
+                "traceparent": self.traceparent, "actor": self.actor}
 
     @classmethod
     def from_dict(cls, values: dict[str, str | None]) -> Causation:

@@ -26,9 +26,13 @@ from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
     ProcessRecorder,
+    Recording,
+    StoredEvent,
     Tracking,
     Transcoding,
 )
+from eventsourcing.popo import POPOProcessRecorder
+from eventsourcing.postgres import PostgresProcessRecorder
 
 from .settings import ServiceSettings, postgres_parts
 
@@ -46,6 +50,32 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+class PositionsRecorder(PostgresProcessRecorder):
+    """Stores, with the events, the positions of several sources (`also_tracking`):
+    a batch drawn from several partitions of a topic is one transaction, and one
+    commit (an fsync, ~3 ms here), instead of one per partition."""
+
+    def _insert_events(self, curs: Any, stored_events: list[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        for tracking in kwargs.get("also_tracking", ()):
+            self._insert_tracking(curs, tracking=tracking)
+
+
+class InMemoryPositionsRecorder(POPOProcessRecorder):
+    """`PositionsRecorder` for the in-memory store of unit tests."""
+
+    def _assert_uniqueness(self, stored_events: list[StoredEvent], **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        for tracking in kwargs.get("also_tracking", ()):
+            self._assert_tracking_uniqueness(tracking)
+
+    def _update_table(self, stored_events: list[StoredEvent], **kwargs: Any) -> Any:
+        notification_ids = super()._update_table(stored_events, **kwargs)
+        for tracking in kwargs.get("also_tracking", ()):
+            self._insert_tracking(tracking)
+        return notification_ids
 
 
 class ChangeFedRepository(Repository):
@@ -116,22 +146,25 @@ class ReceivablesApplication(Application):
             latest=self.recorder.max_notification_id)
 
     def construct_recorder(self) -> ProcessRecorder:
-        # A process recorder stores the consumed position (tracking) with the events.
-        return self.factory.process_recorder()
+        # A process recorder stores the consumed positions (tracking) with the events.
+        recorder = self.factory.process_recorder()
+        if isinstance(recorder, POPOProcessRecorder):
+            return InMemoryPositionsRecorder()
+        return recorder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def on_recorded(self, callback: Callable[[], None]) -> None:
-        """Call `callback` (from the recording thread) after each stored transaction:
-        the relay publishes at once instead of at its next poll."""
+    def on_recorded(self, callback: Callable[[list[Recording]], None]) -> None:
+        """Call `callback` with what was stored (from the recording thread) after each
+        stored transaction: the relay publishes at once, from memory."""
         self.__dict__.setdefault("_recorded_callbacks", []).append(callback)
 
     def _record(self, processing_event: ProcessingEvent) -> Any:
         recordings = super()._record(processing_event)
         for callback in self.__dict__.get("_recorded_callbacks", ()):
-            callback()
+            callback(recordings)
         return recordings
 
     @property
@@ -151,8 +184,8 @@ class ReceivablesApplication(Application):
 
         Inside the block, `record` only collects, and `get_or_none` returns the same
         aggregate object for the whole block (loaded once), so each command sees the
-        ones before it. The last tracking recorded is the batch's position. If the
-        block raises, nothing is stored (and the aggregate cache is untouched: it holds
+        ones before it. The last tracking recorded for each source (a topic's
+        partition) is the batch's position in it. If the block raises, nothing is stored (and the aggregate cache is untouched: it holds
         only what was stored).
         """
         if self._open_batch is not None:
@@ -166,7 +199,11 @@ class ReceivablesApplication(Application):
                 yield
         finally:
             self._batches.current = None
-        if batch.processing.events or batch.processing.tracking is not None:
+        trackings = list(batch.trackings.values())
+        if trackings:
+            batch.processing.tracking = trackings[0]
+            batch.processing.saved_kwargs["also_tracking"] = trackings[1:]
+        if batch.processing.events or trackings:
             self._record(batch.processing)  # caches what it stored
         self._return_unchanged(batch)
 
@@ -178,12 +215,12 @@ class ReceivablesApplication(Application):
         """
         batch = self._open_batch
         if batch is not None:
-            batch.processing.collect_events(*aggregates)
+            _collect(batch.processing, aggregates)
             if tracking is not None:
-                batch.processing.tracking = tracking
+                batch.trackings[tracking.application_name] = tracking
             return
         processing = ProcessingEvent(tracking=tracking)
-        processing.collect_events(*aggregates)
+        _collect(processing, aggregates)
         try:
             self._record(processing)
         except IntegrityError:
@@ -246,11 +283,23 @@ class ReceivablesApplication(Application):
         return self.recorder.max_tracking_id(tracking_name)  # type: ignore[attr-defined]
 
 
+def _collect(processing: ProcessingEvent, aggregates: tuple[Aggregate | None, ...]) -> None:
+    """`processing.collect_events(*aggregates)`, without the library's runtime protocol
+    checks, which cost as much as a credit decision."""
+    for aggregate in aggregates:
+        if isinstance(aggregate, Aggregate):
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        elif aggregate is not None:
+            processing.collect_events(aggregate)
+
+
 class _Batch:
     """What the commands of one `batch()` block stored (not yet written) and read."""
 
     def __init__(self) -> None:
         self.processing = ProcessingEvent(tracking=None)
+        self.trackings: dict[str, Tracking] = {}  # the latest per source
         # Read once per batch, missing ones too: a tenant without credit settings is
         # looked up by every order otherwise.
         self.loaded: dict[UUID, Aggregate | None] = {}
@@ -270,6 +319,7 @@ def postgres_environment(settings: ServiceSettings) -> dict[str, str]:
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         **postgres_parts(settings.database_url),
         "POSTGRES_SCHEMA": settings.database_schema,
+        "PROCESS_RECORDER_TOPIC": f"{PositionsRecorder.__module__}:{PositionsRecorder.__name__}",
         "CREATE_TABLE": "y",
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "5",

@@ -94,3 +94,17 @@ def test_a_failed_batch_leaves_no_trace_in_the_cache(replicas) -> None:
 
 def deciding_account(credit: CreditApplication) -> uuid.UUID:
     return CreditAccount.create_id("cache", "C-1")
+
+
+def test_one_batch_from_several_partitions_stores_every_position_in_postgres(replicas) -> None:
+    credit, replica = replicas
+    with credit.batch():
+        for partition, offset in ((0, 4), (1, 11), (0, 5)):
+            credit.upsert_customer(CustomerUpserted(
+                customer_id=f"C-{partition}-{offset}", name="Kegs BV", currency="EUR",
+                payment_terms_days=30), ERP, Tracking(f"erp.customers#{partition}", offset))
+    # what a restarted consumer reads to know where to resume, per partition
+    assert [replica.position(f"erp.customers#{partition}") for partition in (0, 1)] == [5, 11]
+    assert {notification.originator_id
+            for notification in replica.recorder.select_notifications(0, 100)} == {
+        CreditAccount.create_id("cache", customer) for customer in ("C-0-4", "C-1-11", "C-0-5")}

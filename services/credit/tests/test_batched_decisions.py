@@ -63,3 +63,19 @@ def test_the_batch_position_is_its_last_record_and_a_redelivery_is_refused():
         credit.app.upsert_customer(CustomerUpserted(
             customer_id="C-8", name="Kegs BV", currency="EUR", payment_terms_days=30),
             ERP, Tracking("erp.customers#0", 8))
+
+
+def test_a_batch_from_several_partitions_stores_each_ones_position():
+    credit = Credit()
+    with credit.app.batch():
+        for partition, offset in ((0, 4), (1, 11), (0, 5), (2, 3)):
+            credit.app.upsert_customer(CustomerUpserted(
+                customer_id=f"C-{partition}-{offset}", name="Kegs BV", currency="EUR",
+                payment_terms_days=30), ERP, Tracking(f"erp.customers#{partition}", offset))
+    assert [credit.app.position(f"erp.customers#{partition}") for partition in (0, 1, 2)] \
+        == [5, 11, 3]
+    for partition, offset in ((1, 11), (2, 3)):  # every partition's redelivery is known
+        with pytest.raises(AlreadyProcessed):
+            credit.app.upsert_customer(CustomerUpserted(
+                customer_id="C-x", name="Kegs BV", currency="EUR", payment_terms_days=30),
+                ERP, Tracking(f"erp.customers#{partition}", offset))
