@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
+from psycopg.sql import SQL, Identifier
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
@@ -52,19 +53,33 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class PositionsRecorder(PostgresProcessRecorder):
-    """Stores, with the events, the positions of several sources (`also_tracking`):
-    a batch drawn from several partitions of a topic is one transaction, and one
-    commit (an fsync, ~3 ms here), instead of one per partition."""
+class ReceivablesRecorder(PostgresProcessRecorder):
+    """The library's recorder, plus:
+
+    - it stores, with the events, the positions of several sources (`also_tracking`):
+      a batch drawn from several partitions of a topic is one transaction, and one
+      commit (an fsync, ~3 ms here), instead of one per partition;
+    - `changed_since` reads what the aggregate cache needs of the log (which
+      aggregate, which version) without the events' state."""
 
     def _insert_events(self, curs: Any, stored_events: list[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         for tracking in kwargs.get("also_tracking", ()):
             self._insert_tracking(curs, tracking=tracking)
 
+    def changed_since(self, seen: int, limit: int = 1000) -> list[tuple[int, UUID, int]]:
+        """(notification id, aggregate id, version) of the events stored after `seen`."""
+        query = SQL("SELECT notification_id, originator_id, originator_version FROM {}.{} "
+                    "WHERE notification_id > %s ORDER BY notification_id LIMIT %s").format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(query, (seen, limit), prepare=True)
+            return [(row["notification_id"], row["originator_id"], row["originator_version"])
+                    for row in cursor.fetchall()]
+
 
 class InMemoryPositionsRecorder(POPOProcessRecorder):
-    """`PositionsRecorder` for the in-memory store of unit tests."""
+    """`ReceivablesRecorder`'s positions, for the in-memory store of unit tests."""
 
     def _assert_uniqueness(self, stored_events: list[StoredEvent], **kwargs: Any) -> None:
         super()._assert_uniqueness(stored_events, **kwargs)
@@ -89,11 +104,9 @@ class ChangeFedRepository(Repository):
     is stored.
     """
 
-    def __init__(self, *args: Any, changes_since: Callable[[int], list[Any]],
-                 latest: Callable[[], int | None], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, recorder: ReceivablesRecorder, **kwargs: Any) -> None:
         super().__init__(*args, fastforward=False, **kwargs)
-        self._changes_since = changes_since
-        self._latest = latest
+        self._recorder = recorder
         self._seen: int | None = None
         self._looking = threading.Lock()
         self._batch = threading.local()
@@ -118,17 +131,26 @@ class ChangeFedRepository(Repository):
             return
         with self._looking:
             if self._seen is None:  # nothing cached yet: start from here
-                self._seen = self._latest() or 0
+                self._seen = self._recorder.max_notification_id() or 0
                 return
-            while changes := self._changes_since(self._seen):
-                for notification in changes:
+            while changes := self._recorder.changed_since(self._seen):
+                for _, aggregate_id, version in changes:
                     try:
-                        cached = self.cache.get(notification.originator_id)
+                        cached = self.cache.get(aggregate_id)
                     except KeyError:
                         continue
-                    if cached is None or cached.version < notification.originator_version:
-                        self.cache.get(notification.originator_id, evict=True)
-                self._seen = changes[-1].id
+                    if cached is None or cached.version < version:
+                        self.cache.get(aggregate_id, evict=True)
+                self._seen = changes[-1][0]
+
+    def stored_here(self, recordings: list[Recording]) -> None:
+        """This process stored these (and cached the aggregates as it did): when they
+        follow the last look without a gap, the next look need not read them back."""
+        if not recordings:
+            return
+        with self._looking:
+            if self._seen is not None and recordings[0].notification.id == self._seen + 1:
+                self._seen = recordings[-1].notification.id
 
 
 class ReceivablesApplication(Application):
@@ -141,9 +163,7 @@ class ReceivablesApplication(Application):
         return ChangeFedRepository(
             event_store=self.events, snapshot_store=self.snapshots,
             cache_maxsize=int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE)),
-            changes_since=lambda seen: self.recorder.select_notifications(
-                seen, 1000, None, (), inclusive_of_start=False),
-            latest=self.recorder.max_notification_id)
+            recorder=self.recorder)
 
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder stores the consumed positions (tracking) with the events.
@@ -163,6 +183,8 @@ class ReceivablesApplication(Application):
 
     def _record(self, processing_event: ProcessingEvent) -> Any:
         recordings = super()._record(processing_event)
+        if isinstance(self.repository, ChangeFedRepository):
+            self.repository.stored_here(recordings)
         for callback in self.__dict__.get("_recorded_callbacks", ()):
             callback(recordings)
         return recordings
@@ -319,7 +341,7 @@ def postgres_environment(settings: ServiceSettings) -> dict[str, str]:
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         **postgres_parts(settings.database_url),
         "POSTGRES_SCHEMA": settings.database_schema,
-        "PROCESS_RECORDER_TOPIC": f"{PositionsRecorder.__module__}:{PositionsRecorder.__name__}",
+        "PROCESS_RECORDER_TOPIC": f"{ReceivablesRecorder.__module__}:{ReceivablesRecorder.__name__}",
         "CREATE_TABLE": "y",
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "5",
