@@ -129,9 +129,14 @@ def main(events: int, partitions: int, workers: int) -> None:
         print(f"published {published:,} events in {time.perf_counter() - started:.1f} s")
         settings = AgingSettings(database_url=database_url, kafka_bootstrap_servers=BOOTSTRAP,
                                  kafka_topic_partitions=partitions)
+        load_before = os.getloadavg()[0]
         report = run(settings, workers)
         print(f"rebuild: {report.records:,} records, {report.rows:,} rows, load "
-              f"{report.load_seconds:.2f} s, all with switch {report.total_seconds:.2f} s")
+              f"{report.load_seconds:.2f} s, all with switch {report.total_seconds:.2f} s; "
+              f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+        print("rebuild phases (wall seconds):")
+        for phase, seconds in report.phases.items():
+            print(f"  {phase:<45} {seconds:6.2f}")
         rows, copy_seconds = asyncio.run(copy_same_rows(database_url))
     finally:
         asyncio.run(clean_up())
@@ -144,6 +149,8 @@ def main(events: int, partitions: int, workers: int) -> None:
                ">= 100,000 events/s and >= 0.2x COPY",
                rebuild_rate >= 100_000 and rebuild_rate >= 0.2 * copy_rate),
         Figure("COPY of the same rows, rows/s", rows / copy_seconds, "rows/s"),
+        Figure("workers' CPU per event (read, fold, format)",
+               report.worker_cpu_seconds / report.records * 1e6, "us"),
     ])
 
 

@@ -48,7 +48,16 @@ def _money(value: Body) -> tuple[str, Decimal]:
     return value["currency"].upper(), Decimal(amount)
 
 
-_day = date.fromisoformat
+_ISO_DAYS: dict[str, str] = {}
+
+
+def _day(text: str) -> str:
+    """The business date `text` in ISO 8601 (YYYY-MM-DD), checked: the form COPY reads, and
+    one that sorts as the dates do. Parsed once per distinct text (a ledger has few days)."""
+    day = _ISO_DAYS.get(text)
+    if day is None:
+        day = _ISO_DAYS[text] = date.fromisoformat(text).isoformat()
+    return day
 
 
 class CashMove(NamedTuple):
@@ -61,7 +70,7 @@ class CashMove(NamedTuple):
     customer_id: str | None
     currency: str
     amount: Decimal
-    on: date
+    on: str                           # ISO 8601
     reason: str
     describes: bool = False
 
