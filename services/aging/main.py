@@ -8,7 +8,7 @@ from libs.runtime.clock import SystemClock
 from libs.runtime.service import ServiceRuntime
 from libs.runtime.settings import ServiceSettings
 
-from . import analysts, projections
+from . import analysts, projections, queries
 from .api import aging_router
 from .reports_api import reports_router
 
@@ -28,7 +28,8 @@ def build():  # noqa: ANN201
 
     async def open_pool() -> None:
         pool = await asyncpg.create_pool(settings.database_url, min_size=2,
-                                         max_size=settings.database_pool_size)
+                                         max_size=settings.database_pool_size,
+                                         reset=queries.keep_session)
         await projections.create_tables(pool)
         await analysts.create_views(pool, settings.analyst_database_password)
         pool_holder["pool"] = pool
