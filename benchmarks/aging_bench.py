@@ -4,21 +4,28 @@
 
 1. Queries. Loads synthetic open items with COPY into a throw-away database (the COPY
    rate is the baseline for loading), then times the full aging report computed from
-   open items (`queries.aging_report(..., from_items=True)`) against a plain `SELECT sum()` scan of the same rows. Then a customer's
+   open items (`queries.aging_report(..., from_items=True)`: the tenant's totals per
+   currency and bucket, and one line per customer) against a plain `SELECT sum()` scan
+   of the same rows. Then a customer's
    balance and aging (`queries.customer_balance`, what `GET /customers/{id}/balance`
    runs: the customer's kept buckets, services/aging/aggregates.py) under 100 concurrent
    clients: requests arrive on a fixed schedule (open loop)
    whatever the answers' speed, each on its own connection from a pool of 100, and a
    request's latency runs from its scheduled time, so a slow answer shows in the ones
-   queued behind it. A customer with 100,000 open items against one with 10; the
-   baseline is a plain `SELECT sum()` of the big customer's open items, same schedule.
+   queued behind it. Every pooled connection is warmed first (statements prepared,
+   plans settled), as in a service that has been up a while. A customer with 100,000
+   open items against one with 10; the baseline is a plain `SELECT sum()` of the big
+   customer's open items, same schedule. The CPU a request costs, here (asyncpg) and in
+   PostgreSQL, says the same as the latencies where a busy machine blurs those.
 2. Publish-to-visible lag. A fresh database and fresh topics (tests/support), the aging
    service as its own process with its default settings, events (new invoices, and
    payments applied to them) published at a fixed rate. An event is visible when the
    projection's transaction that applied it commits, which the projection announces
    on its pg_notify channel: this process LISTENs and takes the arrival time. The
    baseline is the time to read the same event back from Kafka. The projection's own
-   figure (VISIBLE_LAG, from ce_time to commit) is read from /metrics too.
+   figure (VISIBLE_LAG, from ce_time to commit) is read from /metrics too. Beside them,
+   the work an event costs, which a busy machine does not blur: the aging process's CPU,
+   its database server processes' CPU, and how many events a commit holds.
 3. Payment prediction error on the IBM sample (backtest), beside "paid on the due date".
 """
 
@@ -26,14 +33,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import asyncpg
@@ -48,7 +58,7 @@ from libs.runtime.publisher import EventPublisher
 from libs.sample_data import load_ibm_sample
 from services.aging import aggregates, prediction, projections, queries
 from services.aging.projections import SCHEMA
-from services.aging.queries import AgingView
+from services.aging.queries import AgingView, GroupBy
 from tests.support.infrastructure import prepare, tear_down
 from tests.support.processes import ServiceProcess, free_port
 
@@ -98,11 +108,36 @@ async def timed(runs: int, call) -> float:  # noqa: ANN001
     return statistics.median(samples)
 
 
+@dataclass(frozen=True)
+class RequestCost:
+    """CPU milliseconds per request: this process's, and the database server's."""
+
+    client: float
+    server: float
+
+
+async def server_cpu_seconds(pool: asyncpg.Pool) -> float:
+    """CPU seconds used so far by the server processes of the pool's database."""
+    backends = await pool.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return sum(cpu_seconds(row["pid"]) for row in backends)
+
+
+async def warm_every_connection(pool: asyncpg.Pool, clients: int,
+                                request: Callable[[asyncpg.Pool], Awaitable[object]]) -> None:
+    """`request` on every pooled connection, six times: each has its statements prepared
+    and their plans settled (PostgreSQL plans a prepared statement afresh for each of its
+    first five runs), as they are in a service that has been up a while."""
+    for _ in range(6):
+        await asyncio.gather(*(request(pool) for _ in range(clients)))
+
+
 async def open_loop(pool: asyncpg.Pool, rate: int, seconds: float,
                     request: Callable[[asyncpg.Pool], Awaitable[object]],
-                    give_up_after: float = 30.0) -> tuple[list[float], int]:
-    """Latencies in ms (from each request's scheduled time) and how many never finished;
-    those count in the latencies with the time they had waited when given up (a floor)."""
+                    give_up_after: float = 30.0) -> tuple[list[float], int, RequestCost]:
+    """Latencies in ms (from each request's scheduled time), how many never finished
+    (those count in the latencies with the time they had waited when given up: a floor),
+    and the CPU a request cost."""
     latencies: list[float] = []
     schedule: list[float] = []
 
@@ -111,6 +146,7 @@ async def open_loop(pool: asyncpg.Pool, rate: int, seconds: float,
         latencies.append((time.perf_counter() - scheduled) * 1000)
 
     tasks = []
+    server_before, client_before = await server_cpu_seconds(pool), time.process_time()
     started = time.perf_counter()
     for index in range(int(rate * seconds)):
         scheduled = started + index / rate
@@ -121,11 +157,14 @@ async def open_loop(pool: asyncpg.Pool, rate: int, seconds: float,
         tasks.append(asyncio.create_task(one(scheduled)))
     _, pending = await asyncio.wait(tasks, timeout=give_up_after)
     given_up = time.perf_counter()
+    cost = RequestCost(client=(time.process_time() - client_before) * 1000 / len(tasks),
+                       server=(await server_cpu_seconds(pool) - server_before) * 1000
+                       / len(tasks))
     for task, scheduled in zip(tasks, schedule):
         if task in pending:
             task.cancel()
             latencies.append((given_up - scheduled) * 1000)
-    return latencies, len(pending)
+    return latencies, len(pending), cost
 
 
 async def load_projection(connection: asyncpg.Connection, rows_by_batch: list) -> float:
@@ -162,7 +201,8 @@ async def query_figures(server_url: str, items: int, customers: int, clients: in
         figures.append(Figure("COPY of open items", loaded / copy_seconds, "rows/s"))
 
         view = AgingView(as_of=TODAY, today=TODAY)
-        pool = await asyncpg.create_pool(url, min_size=clients, max_size=clients)
+        pool = await asyncpg.create_pool(url, min_size=clients, max_size=clients,
+                                         reset=queries.keep_session)  # as the service's
         try:
             # The kept buckets were filled as of the database's date: age them as of TODAY.
             await queries.roll_buckets(pool, TENANT, TODAY)
@@ -170,12 +210,18 @@ async def query_figures(server_url: str, items: int, customers: int, clients: in
                 await connection.execute(f"VACUUM ANALYZE {SCHEMA}.{table}")
             scan_sql = f"SELECT sum(open_amount) FROM {SCHEMA}.open_items WHERE tenant = $1"
             scan = await timed(5, lambda: connection.fetchval(scan_sql, TENANT))
-            report = await timed(5, lambda: queries.aging_report(pool, TENANT, view,
-                                                                 from_items=True))
-            figures.append(Figure(f"full aging report from open items, {loaded:,} items",
-                                  report * 1000, "ms", "plain sum() scan", scan * 1000,
-                                  "< 1000 ms and <= 2x scan",
-                                  report < 1.0 and report <= 2 * scan))
+            report = await timed(5, lambda: queries.aging_report(
+                pool, TENANT, view, GroupBy.TENANT, from_items=True))
+            per_customer = await timed(3, lambda: queries.aging_report_json(
+                pool, TENANT, view, from_items=True))
+            figures += [
+                Figure(f"full aging report from open items, {loaded:,} items (totals per "
+                       "currency and bucket)", report * 1000, "ms", "plain sum() scan",
+                       scan * 1000, "< 1000 ms and <= 2x scan",
+                       report < 1.0 and report <= 2 * scan),
+                Figure(f"the same, one line per customer ({customers:,} lines)",
+                       per_customer * 1000, "ms", "plain sum() scan", scan * 1000),
+            ]
             await connection.close()
 
             def balance_of(customer: str):  # noqa: ANN202
@@ -183,12 +229,13 @@ async def query_figures(server_url: str, items: int, customers: int, clients: in
 
             customer_sum = (f"SELECT sum(open_amount) FROM {SCHEMA}.open_items "
                             "WHERE tenant = $1 AND customer_id = $2 AND open_amount <> 0")
-            for customer in (BIG, SMALL):  # warm the plans and the cache
-                await balance_of(customer)(pool)
+            for customer in (BIG, SMALL):
+                await warm_every_connection(pool, clients, balance_of(customer))
             # The small customer first: a saturated run leaves cancelled queries behind.
-            small, small_lost = await open_loop(pool, rate, seconds, balance_of(SMALL))
-            big, big_lost = await open_loop(pool, rate, seconds, balance_of(BIG))
-            plain, plain_lost = await open_loop(
+            small, small_lost, small_cpu = await open_loop(pool, rate, seconds,
+                                                           balance_of(SMALL))
+            big, big_lost, big_cpu = await open_loop(pool, rate, seconds, balance_of(BIG))
+            plain, plain_lost, _ = await open_loop(
                 pool, rate, seconds, lambda pool: pool.fetchval(customer_sum, TENANT, BIG))
         finally:
             await pool.close()
@@ -203,6 +250,10 @@ async def query_figures(server_url: str, items: int, customers: int, clients: in
                    None, "<= 1.5x", big_p99 <= 1.5 * small_p99),
             Figure("balance requests unanswered in 30 s", big_lost + small_lost + plain_lost,
                    "", target="0", met=big_lost + small_lost + plain_lost == 0),
+            Figure("PostgreSQL CPU per balance, 100,000 open items", big_cpu.server, "ms",
+                   "10 open items", small_cpu.server),
+            Figure("client CPU per balance (asyncpg), 100,000 open items", big_cpu.client,
+                   "ms", "10 open items", small_cpu.client),
         ]
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -245,8 +296,30 @@ def histogram_p99(metrics: str) -> float | None:
     return next(bound * 1000 for bound in sorted(buckets) if buckets[bound] >= 0.99 * total)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far (Linux); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def work_done(connection: asyncpg.Connection, aging_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the aging process and of each of the database's server
+    processes (but this connection's), and the database's commits: on a busy machine
+    latencies say little, the work per event says what the projection costs."""
+    backends = await connection.fetch(
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    commits = await connection.fetchval(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+    return {"aging": cpu_seconds(aging_pid), "commits": commits,
+            **{f"backend {row['pid']}": cpu_seconds(row["pid"]) for row in backends}}
+
+
 async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
-                      seconds: int, customers: int) -> None:
+                      seconds: int, customers: int, aging_pid: int) -> None:
     bus = EventPublisher(kafka, source="bench-lag")
     await bus.__aenter__()
     listener = await asyncpg.connect(database_url)
@@ -257,8 +330,9 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
     read_back: dict[str, float] = {}
 
     def on_notify(_connection: object, _pid: int, _channel: str, payload: str) -> None:
-        event_id = payload.split('"event_id": "', 1)[1].split('"', 1)[0]
-        visible.setdefault(event_id, time.perf_counter())
+        now = time.perf_counter()
+        for change in json.loads(payload):  # what one of the projection's commits applied
+            visible.setdefault(change["event_id"], now)
 
     await listener.add_listener(changes_channel(SCHEMA), on_notify)
     try:
@@ -304,6 +378,7 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
         # Open loop: `rate` events a second (an invoice, or an invoice and its payment,
         # counted as two), on schedule whatever the projection does.
         measured: list[str] = []
+        work_before = await work_done(listener, aging_pid)
         started = time.perf_counter()
         index, sent = 0, 0
         while sent < rate * seconds:
@@ -322,6 +397,9 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
                 and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         reader.cancel()
+        await asyncio.sleep(1)  # server processes report their commits about once a second
+        work = {name: spent - work_before.get(name, 0.0)
+                for name, spent in (await work_done(listener, aging_pid)).items()}
         async with httpx.AsyncClient() as client:
             metrics = (await client.get(f"{aging_url}/metrics")).text
     finally:
@@ -348,6 +426,10 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
                rate, f">= {rate}/s", throughput >= rate * 0.99),
         Figure("events visible", len(lags), "", "events sent", len(measured),
                f"all {len(measured)}", missing == 0),
+        Figure("aging process CPU per event", work.pop("aging") * 1000 / len(measured), "ms"),
+        Figure("events per database commit", len(measured) / max(work.pop("commits"), 1), ""),
+        Figure("PostgreSQL CPU per event (aging's connections)",
+               sum(work.values()) * 1000 / len(measured), "ms"),
     ]
     print_table(f"aging projection lag ({len(measured):,} events at {rate}/s open loop over "
                 f"{customers} customers; aging as its own process on Kafka and PostgreSQL)",
@@ -368,7 +450,7 @@ def lag_figures(rate: int, seconds: int, customers: int) -> None:
         service.start(timeout=60)
         asyncio.run(measure_lag(infrastructure.kafka_bootstrap_servers,
                                 infrastructure.database_url, service.url, rate, seconds,
-                                customers))
+                                customers, service.process.pid))
     finally:
         service.stop()
         tear_down(infrastructure)

@@ -1,9 +1,15 @@
 """Consuming events into a read model on asyncpg, each event applied exactly once.
 
-In one transaction per record, or per batch of one partition's ready records: the
-event id is recorded (a re-published or redelivered event is recognised by its
-`ce_id` and skipped), the handler updates the read model, and the consumed position
-is stored. The Kafka offset is committed after that transaction.
+In one transaction: the event ids are recorded (a re-published or redelivered event is
+recognised by its `ce_id` and skipped), the handlers update the read model, the
+consumed positions are stored, and what changed is announced (NOTIFY, delivered on
+commit: live views refresh, on every replica). The Kafka offsets are committed after.
+
+A process writes a projection through one `ProjectionWriter`, one transaction at a time:
+whatever its consumers (one per topic) have ready when a transaction begins goes into
+it. In it, consecutive events of one type are applied together where the projection
+has a batch handler for the type: set-based statements over arrays, so a transaction
+costs about seven round trips (BEGIN and COMMIT included) however many events it holds.
 
 Handlers write unqualified SQL: each transaction first points `search_path` at the
 projection's schema, so the same handlers can fill a fresh schema during a rebuild.
@@ -13,10 +19,14 @@ exclusively to swap schemas, so no transaction straddles the swap.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
@@ -31,6 +41,14 @@ from .settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 ProjectionHandler = Callable[[asyncpg.Connection, Envelope, IntegrationEvent], Awaitable[None]]
+# A run of consecutive events of one type, applied at once (set-based statements).
+BatchHandler = Callable[[asyncpg.Connection, list[tuple[Envelope, IntegrationEvent]]],
+                        Awaitable[None]]
+# An event with its handler (None: not this projection's business).
+Handled = tuple[Envelope, IntegrationEvent, ProjectionHandler | None]
+
+# Bytes of one NOTIFY payload, below PostgreSQL's limit of 8000.
+NOTICE_LIMIT = 7900
 
 VISIBLE_LAG = Histogram(
     "ar_projection_visible_lag_seconds",
@@ -57,6 +75,11 @@ CREATE TABLE IF NOT EXISTS {schema}.consumer_positions (
 _ENTER = ("SELECT set_config('search_path', $1, true), "
           "pg_advisory_xact_lock_shared(hashtext('projection-switch'), hashtext($2))")
 SWITCH_LOCK = "SELECT pg_advisory_xact_lock(hashtext('projection-switch'), hashtext($1))"
+# Taken by every `ProjectionWriter` transaction: one of a projection's transactions at a
+# time, whatever process it is in. Its rows that every event touches (a tenant's day, a
+# customer's buckets) would hold them in line anyway, and in no set order: replicas,
+# each with a topic's partitions, deadlocked.
+_ONE_WRITER = "SELECT pg_advisory_xact_lock(hashtext('projection-writer'), hashtext($1))"
 
 
 def changes_channel(schema: str) -> str:
@@ -69,13 +92,63 @@ async def enter_schema(connection: asyncpg.Connection, schema: str, projection: 
     await connection.execute(_ENTER, schema, projection)
 
 
+# A writer's statements look rows up by key, a batch's worth: never a scan of a table,
+# however small the planner believes it (a young table grows faster than its statistics
+# follow), nor worth compiling (JIT).
+_BY_KEY_ONLY = "SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
+
+
+def _begin_writing(schema: str) -> str:
+    """SQL: BEGIN, `enter_schema`, `_ONE_WRITER` and `_BY_KEY_ONLY`, in one round trip (so
+    with no parameters)."""
+    literal = "'" + schema.replace("'", "''") + "'"
+    return (f"BEGIN; {_ENTER.replace('$1', literal).replace('$2', literal)}; "
+            f"{_ONE_WRITER.replace('$1', literal)}; {_BY_KEY_ONLY}")
+
+
+def as_columns(rows: Iterable[Sequence], width: int) -> list[list]:
+    """Rows as `width` columns: the arrays a set-based statement unnests."""
+    columns: list[list] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
+
+
+# The next offset to consume, per (topic, partition); never moved back.
+_STORE_POSITIONS = """
+INSERT INTO consumer_positions AS known SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
+ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset
+WHERE known.next_offset < EXCLUDED.next_offset"""
+
+
+def _positions(next_offsets: dict[tuple[str, int], int]) -> list[list]:
+    return as_columns(((topic, partition, offset)
+                       for (topic, partition), offset in next_offsets.items()), 3)
+
+
 async def store_position(connection: asyncpg.Connection, topic: str, partition: int,
                          next_offset: int) -> None:
-    await connection.execute(
-        "INSERT INTO consumer_positions AS known VALUES ($1, $2, $3) "
-        "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset "
-        "WHERE known.next_offset < EXCLUDED.next_offset",
-        topic, partition, next_offset)
+    await connection.execute(_STORE_POSITIONS, *_positions({(topic, partition): next_offset}))
+
+
+def change_notices(envelopes: Iterable[Envelope]) -> list[str]:
+    """What changed, as JSON arrays of {tenant, subject, type, event_id}, each small
+    enough for one NOTIFY (PostgreSQL refuses a payload of 8000 bytes or more)."""
+    notices: list[str] = []
+    changes: list[str] = []
+    size = 0
+    for envelope in envelopes:
+        change = json.dumps({"tenant": envelope.tenant, "subject": envelope.subject,
+                             "type": envelope.type, "event_id": envelope.id})
+        if changes and size + len(change) > NOTICE_LIMIT:
+            notices.append(f"[{','.join(changes)}]")
+            changes, size = [], 0
+        changes.append(change)
+        size += len(change) + 1
+    if changes:
+        notices.append(f"[{','.join(changes)}]")
+    return notices
 
 
 async def apply_once(connection: asyncpg.Connection, handler: ProjectionHandler | None,
@@ -92,28 +165,219 @@ async def apply_once(connection: asyncpg.Connection, handler: ProjectionHandler 
     if not first_time:
         return DUPLICATE
     await handler(connection, envelope, event)
-    if notify_channel:
-        # Delivered on commit, to every replica listening: live views refresh.
-        await connection.execute(
-            "SELECT pg_notify($1, $2)", notify_channel,
-            json.dumps({"tenant": envelope.tenant, "subject": envelope.subject,
-                        "type": envelope.type, "event_id": envelope.id}))
+    if notify_channel:  # delivered on commit, to every replica listening
+        await connection.execute("SELECT pg_notify($1, $2)", notify_channel,
+                                 change_notices([envelope])[0])
     return APPLIED
 
 
+async def apply_all(connection: asyncpg.Connection, events: list[Handled],
+                    batch_handlers: dict[type[IntegrationEvent], BatchHandler],
+                    notify_channel: str,
+                    next_offsets: dict[tuple[str, int], int]) -> list[str]:
+    """`apply_once` for many events, in their order, and the positions after them stored,
+    in a few statements: one records the ids, consecutive events of a type with a batch
+    handler are applied together, and one stores the positions and notifies."""
+    handled = [(envelope.id, envelope.type) for envelope, _, handler in events if handler]
+    fresh = set(await connection.fetchval(
+        "WITH recorded AS (INSERT INTO applied_events (event_id, event_type) "
+        "SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING "
+        "RETURNING event_id) SELECT coalesce(array_agg(event_id), '{}') FROM recorded",
+        *as_columns(handled, 2)))
+    outcomes, to_apply = [], []
+    for envelope, event, handler in events:
+        if handler is None:
+            outcomes.append(IGNORED)
+        elif envelope.id in fresh:
+            fresh.discard(envelope.id)  # the same event twice in a batch: the first counts
+            outcomes.append(APPLIED)
+            to_apply.append((envelope, event, handler))
+        else:
+            outcomes.append(DUPLICATE)
+    for event_type, run in groupby(to_apply, key=lambda handled: type(handled[1])):
+        if event_type in batch_handlers:
+            await batch_handlers[event_type](connection, [(envelope, event)
+                                                          for envelope, event, _ in run])
+        else:
+            for envelope, event, handler in run:
+                await handler(connection, envelope, event)
+    await connection.execute(
+        f"WITH stored AS ({_STORE_POSITIONS}) "
+        "SELECT pg_notify($4, notice) FROM unnest($5::text[]) AS notice",
+        *_positions(next_offsets), notify_channel,
+        change_notices(envelope for envelope, _, _ in to_apply))
+    return outcomes
+
+
+def one_at_a_time(handler: BatchHandler) -> ProjectionHandler:
+    """A batch handler as a handler of one event (for `apply_once`)."""
+    async def apply(connection: asyncpg.Connection, envelope: Envelope,
+                    event: IntegrationEvent) -> None:
+        await handler(connection, [(envelope, event)])
+    return apply
+
+
+@dataclass
+class _Batch:
+    """One consumer's records, waiting for the projection's next transaction."""
+
+    handled: list[Handled]
+    next_offsets: dict[tuple[str, int], int]
+    batch_handlers: dict[type[IntegrationEvent], BatchHandler]
+    outcomes: asyncio.Future[list[str]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+# How often the writer looks for tables grown since their statistics were taken.
+GROWTH_CHECK_SECONDS = 1.0
+_GROWN_TABLES = """
+SELECT format('%I.%I', stat.schemaname, stat.relname)
+FROM pg_stat_user_tables AS stat JOIN pg_class ON pg_class.oid = stat.relid
+WHERE stat.schemaname = $1 AND stat.n_live_tup >= 2 * greatest(pg_class.reltuples, 50)
+"""
+
+
+class ProjectionWriter:
+    """Writes what a projection's consumers in this process hand it, one transaction at a
+    time (group commit): the batches that arrive while a transaction is under way go
+    together into the next one.
+
+    So two of the projection's transactions never run at once (nor in two processes:
+    `_ONE_WRITER`), and never wait on each other for a row: the aggregates have rows every
+    event touches (a tenant's day, a customer's buckets), which held concurrent
+    transactions in line behind each other's commits, and deadlocked some. And the
+    commit, with its round trips and its flush, is shared by whatever is ready. If the
+    shared transaction fails, each batch is applied alone, so only the batch at fault
+    fails (its consumer then applies it one record at a time)."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+        self.pool = pool
+        self.schema = schema
+        self._begin = _begin_writing(schema)
+        self._waiting: list[_Batch] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._analyzing: asyncio.Task[None] | None = None
+        self._next_growth_check = 0.0
+
+    async def apply(self, decoded: list[Decoded],
+                    handlers: dict[type[IntegrationEvent], ProjectionHandler],
+                    batch_handlers: dict[type[IntegrationEvent], BatchHandler]) -> list[str]:
+        """The records' outcomes, once their effects are committed."""
+        next_offsets: dict[tuple[str, int], int] = {}
+        for record, _, _ in decoded:
+            key = (record.topic, record.partition)
+            next_offsets[key] = max(next_offsets.get(key, 0), record.offset + 1)
+        batch = _Batch([(envelope, event, handlers.get(type(event)))
+                        for _, envelope, event in decoded], next_offsets, batch_handlers)
+        self._waiting.append(batch)
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write())
+        return await batch.outcomes
+
+    async def _write(self) -> None:
+        batches: list[_Batch] = []
+        try:
+            while self._waiting:
+                batches, self._waiting = self._waiting, []
+                await self._commit_or_apart(batches)
+        except BaseException:  # cancelled: nobody may wait for ever
+            for batch in batches + self._waiting:
+                batch.outcomes.cancel()
+            self._waiting = []
+            raise
+
+    async def _commit_or_apart(self, batches: list[_Batch]) -> None:
+        try:
+            await self._commit(batches)
+            return
+        except Exception as error:  # noqa: BLE001 - handed to the batch's consumer
+            if len(batches) == 1:
+                _fail(batches[0], error)
+                return
+            log.info("%d batches applied apart instead (%r)", len(batches), error)
+        for batch in batches:
+            try:
+                await self._commit([batch])
+            except Exception as error:  # noqa: BLE001
+                _fail(batch, error)
+
+    async def _commit(self, batches: list[_Batch]) -> None:
+        channel = changes_channel(self.schema)
+        next_offsets: dict[tuple[str, int], int] = {}
+        for batch in batches:
+            for key, offset in batch.next_offsets.items():
+                next_offsets[key] = max(next_offsets.get(key, 0), offset)
+        async with self.pool.acquire() as connection:
+            try:
+                await connection.execute(self._begin)
+                outcomes = await apply_all(
+                    connection, [handled for batch in batches for handled in batch.handled],
+                    {kind: handler for batch in batches
+                     for kind, handler in batch.batch_handlers.items()}, channel, next_offsets)
+                await connection.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):  # one lost or busy is the pool's to mend
+                    await connection.execute("ROLLBACK")
+                raise
+        for batch in batches:
+            if not batch.outcomes.done():
+                batch.outcomes.set_result(outcomes[:len(batch.handled)])
+            outcomes = outcomes[len(batch.handled):]
+        self._analyze_grown_tables()
+
+    def _analyze_grown_tables(self) -> None:
+        """Now and then, in the background: ANALYZE the tables that have doubled since
+        they were last analyzed (or hold 100 rows never analyzed).
+
+        A new projection's tables have no statistics until autovacuum comes round (a
+        minute or more). Meanwhile the planner takes the one tenant for a selective key,
+        plans a look-up by key through an index that has the tenant first but not the
+        key (open_items_by_number for an open item), and keeps that plan cached while
+        the table grows: a batch's look-ups then read the tenant's every row. Tables
+        that grow by doubling are analyzed a few times in their youth, then left to
+        autovacuum."""
+        now = asyncio.get_running_loop().time()
+        if now < self._next_growth_check or (self._analyzing and not self._analyzing.done()):
+            return
+        self._next_growth_check = now + GROWTH_CHECK_SECONDS
+        self._analyzing = asyncio.create_task(self._analyze(), name=f"analyze {self.schema}")
+
+    async def _analyze(self) -> None:
+        try:
+            async with self.pool.acquire() as connection:
+                for table in await connection.fetch(_GROWN_TABLES, self.schema):
+                    await connection.execute(f"ANALYZE {table[0]}")
+        except Exception as error:  # noqa: BLE001 - autovacuum will do it later
+            log.info("could not analyze the grown tables of %s: %r", self.schema, error)
+
+
+def _fail(batch: _Batch, error: Exception) -> None:
+    if not batch.outcomes.done():  # else its consumer stopped waiting
+        batch.outcomes.set_exception(error)
+
+
 class ProjectionConsumer(InboundConsumer):
-    """With `batch_size` > 1, the records the broker has ready for a partition are
-    applied in one transaction (one commit instead of one per event, which is what
-    bounds the publish-to-visible lag under load); if any of them fails, they are
-    applied one by one instead, so a bad one is dead-lettered alone."""
+    """With `batch_size` > 1, the records a poll brought (from every partition) are
+    applied in one transaction, together with what the projection's other consumers have
+    ready (`ProjectionWriter`): one commit instead of one per event, which is what bounds
+    the publish-to-visible lag under load. If any of them fails, they are applied one by
+    one instead, so a bad one is dead-lettered alone. Events of a type in
+    `batch_handlers` are applied a run at a time, in set-based statements."""
 
     def __init__(self, broker: KafkaBroker, settings: ServiceSettings, pool: asyncpg.Pool,
                  topic: str, handlers: dict[type[IntegrationEvent], ProjectionHandler],
-                 batch_size: int = 1) -> None:
+                 batch_size: int = 1,
+                 batch_handlers: dict[type[IntegrationEvent], BatchHandler] | None = None,
+                 writer: ProjectionWriter | None = None) -> None:
         self.pool = pool
         self.schema = settings.database_schema
         self.handlers = handlers
+        self.batch_handlers = {kind: handler for kind, handler in (batch_handlers or {}).items()
+                               if kind in handlers}
+        self.writer = writer or ProjectionWriter(pool, self.schema)
         super().__init__(broker, settings, topic, batch_size)
+
+    batches_span_partitions = True  # (libs/runtime/consumer.py)
 
     async def apply(self, record: ConsumerRecord, envelope: Envelope,
                     event: IntegrationEvent) -> str:
@@ -121,15 +385,10 @@ class ProjectionConsumer(InboundConsumer):
         return outcomes[0]
 
     async def apply_batch(self, decoded: list[Decoded]) -> list[str]:
-        channel = changes_channel(self.schema)
-        async with self.pool.acquire() as connection, connection.transaction():
-            await enter_schema(connection, self.schema, self.schema)
-            outcomes = [await apply_once(connection, self.handlers.get(type(event)),
-                                         envelope, event, channel)
-                        for _, envelope, event in decoded]
-            last = decoded[-1][0]
-            await store_position(connection, last.topic, last.partition, last.offset + 1)
-        self.note_stored(last)
+        outcomes = await self.writer.apply(decoded, self.handlers, self.batch_handlers)
+        for record in {(record.topic, record.partition): record
+                       for record, _, _ in decoded}.values():
+            self.note_stored(record)
         now = datetime.now(UTC)
         for (_, envelope, _), outcome in zip(decoded, outcomes, strict=True):
             if outcome == APPLIED:

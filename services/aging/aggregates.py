@@ -49,21 +49,6 @@ DO $$ BEGIN  -- a table from before the key led with the customer gets the new k
 END $$;"""
 
 
-def _add_to_open_by_day(day: str) -> str:
-    """plpgsql: add `sign` times the item to its day row; drop the row once it is empty."""
-    return f"""
-    INSERT INTO open_by_{day} AS day
-    VALUES (item.tenant, item.currency, item.customer_id, item.{day},
-            sign * item.open_amount, sign)
-    ON CONFLICT (tenant, customer_id, currency, {day}) DO UPDATE
-    SET open_amount = day.open_amount + EXCLUDED.open_amount,
-        open_items = day.open_items + EXCLUDED.open_items;
-    DELETE FROM open_by_{day}
-    WHERE (tenant, currency, customer_id, {day})
-          = (item.tenant, item.currency, item.customer_id, item.{day})
-      AND open_items = 0;"""
-
-
 # customer_buckets' columns b0, b1, ...: the default buckets, youngest first.
 BUCKETS = tuple(f"b{index}" for index in range(len(DEFAULT_BUCKETS.labels())))
 
@@ -81,23 +66,6 @@ def _bucket_amounts(due_date: str, as_of: str, amount: str) -> list[str]:
 # Open amounts of rows with a `bucket` column (a default bucket's index) summed per bucket.
 BUCKET_SUMS = ", ".join(f"coalesce(sum(open_amount) FILTER (WHERE bucket = {index}), 0) "
                         f"AS {column}" for index, column in enumerate(BUCKETS))
-
-_ADD_TO_CUSTOMER_BUCKETS = f"""
-    -- A new row is aged as of today; an existing row ages the item as of its own date.
-    INSERT INTO customer_buckets AS snapshot
-    VALUES (item.tenant, item.customer_id, item.currency, CURRENT_DATE,
-            sign * item.open_amount, sign,
-            {", ".join(_bucket_amounts("item.due_date", "CURRENT_DATE",
-                                       "sign * item.open_amount"))})
-    ON CONFLICT (tenant, customer_id, currency) DO UPDATE
-    SET open_amount = snapshot.open_amount + EXCLUDED.open_amount,
-        open_items = snapshot.open_items + EXCLUDED.open_items,
-        {", ".join(f"{column} = snapshot.{column} + {amount}" for column, amount in zip(
-            BUCKETS, _bucket_amounts("item.due_date", "snapshot.as_of",
-                                     "sign * item.open_amount")))};
-    DELETE FROM customer_buckets
-    WHERE (tenant, customer_id, currency) = (item.tenant, item.customer_id, item.currency)
-      AND open_items = 0;"""
 
 TABLES_DDL = "".join(_open_by_day_table(day) for day in DAY_COLUMNS) + f"""
 CREATE TABLE IF NOT EXISTS {{schema}}.customer_buckets (
@@ -121,77 +89,164 @@ CREATE TABLE IF NOT EXISTS {schema}.receivable_days (
 );
 """
 
+# ---------------------------------------------------------------------------------------------
+# The triggers: one per table and kind of statement, run once per statement over its
+# transition tables. The consumer applies events in batches (libs/runtime/projection.py),
+# so N new items cost a few set-based statements here, not N times eight row-by-row ones.
+# Every upsert takes its rows in key order (ORDER BY): one order for any writer.
+
+_CHANGE_COLUMNS = "tenant, currency, customer_id, due_date, issue_date, amount, items"
+
+
+def _signed(item: str, sign: str) -> str:
+    return (f"{item}.tenant, {item}.currency, {item}.customer_id, {item}.due_date, "
+            f"{item}.issue_date, {sign}{item}.open_amount, {sign}1")
+
+
+# The open items a statement changed, as signed rows: an item leaving the aggregates counts
+# -1 and minus its open amount, one entering +1 and plus (a settled item is in none).
+_OPEN_ITEM_CHANGES = {
+    "INSERT": f"SELECT {_signed('item', '')} FROM new_items AS item WHERE open_amount <> 0",
+    "DELETE": f"SELECT {_signed('item', '-')} FROM old_items AS item WHERE open_amount <> 0",
+    "UPDATE": f"""
+        SELECT side.* FROM old_items AS was JOIN new_items AS item USING (tenant, invoice_id),
+        LATERAL (VALUES ({_signed('was', '-')}), ({_signed('item', '')}))
+            AS side({_CHANGE_COLUMNS})
+        WHERE side.amount <> 0
+          AND (was.customer_id, was.currency, was.due_date, was.issue_date, was.open_amount)
+              IS DISTINCT FROM (item.customer_id, item.currency, item.due_date,
+                                item.issue_date, item.open_amount)""",
+}
+
+
+def _upsert_then_drop_empty(table: str, upsert: str, empty: str) -> str:
+    """plpgsql: an INSERT ... ON CONFLICT DO UPDATE into `table`, then the rows it left
+    `empty` deleted, as FILL makes none. Found by the ctid the upsert returns: no second
+    look-up by key, so no plan that could scan the table."""
+    return f"""
+    WITH counted AS ({upsert}
+        RETURNING ctid, {empty} AS empty)
+    SELECT array_agg(ctid) FILTER (WHERE empty) INTO emptied FROM counted;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM {table} WHERE ctid = ANY(emptied);
+    END IF;"""
+
+
+def _add_to_open_by_day(day: str, changes: str) -> str:
+    return _upsert_then_drop_empty(f"open_by_{day}", f"""
+    INSERT INTO open_by_{day} AS total
+    SELECT tenant, currency, customer_id, {day}, sum(amount), sum(items) FROM {changes}
+    GROUP BY tenant, customer_id, currency, {day}
+    ORDER BY tenant, customer_id, currency, {day}
+    ON CONFLICT (tenant, customer_id, currency, {day}) DO UPDATE
+    SET open_amount = total.open_amount + EXCLUDED.open_amount,
+        open_items = total.open_items + EXCLUDED.open_items""", "open_items = 0")
+
+
+def _add_to_customer_buckets(changes: str) -> str:
+    def aged_as_of_row(index: int) -> str:  # the row's changes in bucket `index` on its date
+        return (f"(SELECT coalesce(sum(amount), 0) FROM {changes} "
+                "WHERE (tenant, customer_id, currency) "
+                "= (EXCLUDED.tenant, EXCLUDED.customer_id, EXCLUDED.currency) "
+                f"AND {_bucket_of('due_date', 'snapshot.as_of')} = {index})")
+
+    aged_today = _bucket_amounts("due_date", "CURRENT_DATE", "amount")
+    return _upsert_then_drop_empty("customer_buckets", f"""
+    -- A new row is aged as of today; an existing row ages the changes as of its own date
+    -- (today, unless it waits to be rolled forward: then they are aged again for it).
+    INSERT INTO customer_buckets AS snapshot
+    SELECT tenant, customer_id, currency, CURRENT_DATE, sum(amount), sum(items),
+           {", ".join(f"sum({amount})" for amount in aged_today)}
+    FROM {changes}
+    GROUP BY tenant, customer_id, currency ORDER BY tenant, customer_id, currency
+    ON CONFLICT (tenant, customer_id, currency) DO UPDATE
+    SET open_amount = snapshot.open_amount + EXCLUDED.open_amount,
+        open_items = snapshot.open_items + EXCLUDED.open_items,
+        {", ".join(f"{column} = snapshot.{column} + CASE WHEN snapshot.as_of = EXCLUDED.as_of "
+                   f"THEN EXCLUDED.{column} ELSE {aged_as_of_row(index)} END"
+                   for index, column in enumerate(BUCKETS))}""", "open_items = 0")
+
+
+def _add_to_receivable_days(movements: str) -> str:
+    """`movements`: a query of rows (tenant, currency, day, invoiced, settled, changed)."""
+    return _upsert_then_drop_empty("receivable_days", f"""
+    INSERT INTO receivable_days AS total
+    SELECT tenant, currency, day, sum(invoiced), sum(settled), sum(changed)
+    FROM ({movements}) AS movement(tenant, currency, day, invoiced, settled, changed)
+    GROUP BY tenant, currency, day ORDER BY tenant, currency, day
+    ON CONFLICT (tenant, currency, day) DO UPDATE
+    SET invoiced = total.invoiced + EXCLUDED.invoiced,
+        settled = total.settled + EXCLUDED.settled,
+        changed = total.changed + EXCLUDED.changed""", "(invoiced, settled, changed) = (0, 0, 0)")
+
+
+def _count_open_items(event: str) -> str:
+    changes = f"({_OPEN_ITEM_CHANGES[event]}) AS change({_CHANGE_COLUMNS})"
+    body = "".join(_add_to_open_by_day(day, changes) for day in DAY_COLUMNS)
+    body += _add_to_customer_buckets(changes)
+    if event == "INSERT":  # what was invoiced, and changes recorded before their item
+        body += _add_to_receivable_days("""
+        SELECT tenant, currency, issue_date, original_amount, 0, 0 FROM new_items
+        UNION ALL
+        SELECT item.tenant, item.currency, change.changed_on, 0, 0, change.amount
+        FROM new_items AS item, LATERAL (
+            SELECT changed_on, amount FROM document_changes AS change
+            WHERE (change.tenant, change.invoice_id) = (item.tenant, item.invoice_id)) AS change""")
+    return body
+
+
+_COUNT_SETTLEMENTS = {  # applications: what settled, on the day it did
+    "INSERT": "SELECT tenant, currency, applied_on, 0, amount, 0 FROM new_applications",
+    "DELETE": "SELECT tenant, currency, applied_on, 0, -amount, 0 FROM old_applications",
+}
+
+# A change to an invoice counts in its currency; one recorded before its invoice counts
+# when the invoice arrives (above).
+_COUNT_DOCUMENT_CHANGES = """
+    SELECT change.tenant, item.currency, change.changed_on, 0, 0, change.amount
+    FROM new_changes AS change, LATERAL (
+        SELECT currency FROM open_items AS item
+        WHERE (item.tenant, item.invoice_id) = (change.tenant, change.invoice_id)) AS item"""
+
+
+_TRANSITION_TABLES = {"INSERT": ("new",), "UPDATE": ("old", "new"), "DELETE": ("old",)}
+
+
+def _statement_trigger(table: str, event: str, rows: str, body: str) -> str:
+    """`body` (plpgsql) run once after each `event` statement on `table` that changed rows,
+    which it reads from the transition tables old_`rows` and new_`rows`."""
+    name = f"count_{event.lower().rstrip('e')}ed_{table}"  # count_inserted_open_items
+    ages = _TRANSITION_TABLES[event]
+    transition = " ".join(f"{age.upper()} TABLE AS {age}_{rows}" for age in ages)
+    changed = f"{ages[-1]}_{rows}"
+    return f"""
+CREATE OR REPLACE FUNCTION {{schema}}.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    emptied tid[];
+BEGIN
+    IF NOT EXISTS (SELECT FROM {changed}) THEN  -- e.g. a refresh that changed nothing
+        RETURN NULL;
+    END IF;{body}
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER {name} AFTER {event} ON {{schema}}.{table}
+    REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.{name}();"""
+
+
 TRIGGERS_DDL = """
-CREATE OR REPLACE FUNCTION {schema}.add_open_days(item {schema}.open_items, sign int)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN""" + "".join(_add_to_open_by_day(day) for day in DAY_COLUMNS) + _ADD_TO_CUSTOMER_BUCKETS + """
-END $$;
-
-CREATE OR REPLACE FUNCTION {schema}.count_open_item() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' AND OLD.open_amount <> 0 THEN
-        PERFORM add_open_days(OLD, -1);
-    END IF;
-    IF TG_OP <> 'DELETE' AND NEW.open_amount <> 0 THEN
-        PERFORM add_open_days(NEW, 1);
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO receivable_days AS day (tenant, currency, day, invoiced)
-        VALUES (NEW.tenant, NEW.currency, NEW.issue_date, NEW.original_amount)
-        ON CONFLICT (tenant, currency, day) DO UPDATE
-        SET invoiced = day.invoiced + EXCLUDED.invoiced;
-        -- changes recorded before the item (count_document_change found no currency)
-        INSERT INTO receivable_days AS day (tenant, currency, day, changed)
-        SELECT NEW.tenant, NEW.currency, changed_on, sum(amount)
-        FROM document_changes WHERE tenant = NEW.tenant AND invoice_id = NEW.invoice_id
-        GROUP BY changed_on
-        ON CONFLICT (tenant, currency, day) DO UPDATE SET changed = day.changed + EXCLUDED.changed;
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION {schema}.count_settlement() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        INSERT INTO receivable_days AS day (tenant, currency, day, settled)
-        VALUES (OLD.tenant, OLD.currency, OLD.applied_on, -OLD.amount)
-        ON CONFLICT (tenant, currency, day) DO UPDATE SET settled = day.settled + EXCLUDED.settled;
-        DELETE FROM receivable_days  -- a day left with no movement goes, as FILL makes none
-        WHERE (tenant, currency, day) = (OLD.tenant, OLD.currency, OLD.applied_on)
-          AND invoiced = 0 AND settled = 0 AND changed = 0;
-    ELSE
-        INSERT INTO receivable_days AS day (tenant, currency, day, settled)
-        VALUES (NEW.tenant, NEW.currency, NEW.applied_on, NEW.amount)
-        ON CONFLICT (tenant, currency, day) DO UPDATE SET settled = day.settled + EXCLUDED.settled;
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION {schema}.count_document_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO receivable_days AS day (tenant, currency, day, changed)
-    SELECT NEW.tenant, item.currency, NEW.changed_on, NEW.amount
-    FROM open_items AS item WHERE item.tenant = NEW.tenant AND item.invoice_id = NEW.invoice_id
-    ON CONFLICT (tenant, currency, day) DO UPDATE SET changed = day.changed + EXCLUDED.changed;
-    DELETE FROM receivable_days
-    WHERE tenant = NEW.tenant AND day = NEW.changed_on
-      AND invoiced = 0 AND settled = 0 AND changed = 0;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE TRIGGER count_open_item
-    AFTER INSERT OR DELETE OR UPDATE OF open_amount ON {schema}.open_items
-    FOR EACH ROW EXECUTE FUNCTION {schema}.count_open_item();
-CREATE OR REPLACE TRIGGER count_settlement
-    AFTER INSERT OR DELETE ON {schema}.applications
-    FOR EACH ROW EXECUTE FUNCTION {schema}.count_settlement();
-CREATE OR REPLACE TRIGGER count_document_change
-    AFTER INSERT ON {schema}.document_changes
-    FOR EACH ROW EXECUTE FUNCTION {schema}.count_document_change();
-"""
+-- The row-by-row triggers these replace.
+DROP TRIGGER IF EXISTS count_open_item ON {schema}.open_items;
+DROP TRIGGER IF EXISTS count_settlement ON {schema}.applications;
+DROP TRIGGER IF EXISTS count_document_change ON {schema}.document_changes;
+DROP FUNCTION IF EXISTS {schema}.count_open_item(), {schema}.count_settlement(),
+    {schema}.count_document_change(), {schema}.add_open_days({schema}.open_items, int);
+""" + "".join(
+    _statement_trigger("open_items", event, "items", _count_open_items(event))
+    for event in ("INSERT", "UPDATE", "DELETE")) + "".join(
+    _statement_trigger("applications", event, "applications",
+                       _add_to_receivable_days(movements))
+    for event, movements in _COUNT_SETTLEMENTS.items()) + _statement_trigger(
+    "document_changes", "INSERT", "changes", _add_to_receivable_days(_COUNT_DOCUMENT_CHANGES))
 
 # The aggregates computed from the tables at once: what the triggers keep, row for row.
 FILL = "".join(f"""

@@ -1,7 +1,8 @@
 """Balance changes as they happen, as server-sent events.
 
-The projection NOTIFYs on commit; each stream LISTENs on its own connection and,
-for every change to a customer it follows, sends that customer's fresh balance.
+The projection NOTIFYs on commit (a JSON array of the changes its transaction made);
+each stream LISTENs on its own connection and, for every change to a customer it
+follows, sends that customer's fresh balance.
 Works across replicas: the notification comes from the database, not the process.
 """
 
@@ -28,9 +29,13 @@ async def balance_changes(request: Request, pool: asyncpg.Pool, database_url: st
     changed: asyncio.Queue[str] = asyncio.Queue(maxsize=10_000)
 
     def on_notify(_connection: object, _pid: int, _channel: str, payload: str) -> None:
-        change = json.loads(payload)
-        if change["tenant"] == tenant and customer_id in (None, change["subject"]):
-            changed.put_nowait(change["subject"])
+        # One notice per commit (a batch of changes): a customer changed several times in
+        # it gets one fresh balance.
+        subjects = dict.fromkeys(change["subject"] for change in json.loads(payload)
+                                 if change["tenant"] == tenant
+                                 and customer_id in (None, change["subject"]))
+        for subject in subjects:
+            changed.put_nowait(subject)
 
     listener = await asyncpg.connect(database_url)
     await listener.add_listener(changes_channel(SCHEMA), on_notify)

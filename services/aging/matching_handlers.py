@@ -22,9 +22,9 @@ from libs.events.matching import (
     DifferenceWrittenOff,
     UnappliedCashChanged,
 )
-from libs.runtime.projection import ProjectionHandler
+from libs.runtime.projection import BatchHandler, ProjectionHandler, one_at_a_time
 
-from .open_items import lock_open_item, refresh_open_item, settle
+from .open_items import refresh_open_item, settle, settle_all
 
 CREDIT_USED_FIRST = "credit used before its credit note was recorded"
 CREDIT_BACK = "credit back on account: {reason}"
@@ -48,11 +48,13 @@ async def credit_on_account(connection: asyncpg.Connection, tenant: str, credit_
         tenant, credit_note_id)
 
 
-async def on_difference_written_off(connection: asyncpg.Connection, envelope: Envelope,
-                                    written_off: DifferenceWrittenOff) -> None:
-    await settle(connection, envelope.tenant, written_off.write_off_id, written_off.payment_id,
-                 written_off.invoice_id, written_off.customer_id, written_off.amount.currency,
-                 written_off.amount.amount, written_off.written_off_on)
+async def on_differences_written_off(connection: asyncpg.Connection,
+                                     events: list[tuple[Envelope, DifferenceWrittenOff]]) -> None:
+    await settle_all(connection, [
+        (envelope.tenant, written_off.write_off_id, written_off.payment_id,
+         written_off.invoice_id, written_off.customer_id, written_off.amount.currency,
+         written_off.amount.amount, written_off.written_off_on)
+        for envelope, written_off in events])
 
 
 async def on_credit_applied(connection: asyncpg.Connection, envelope: Envelope,
@@ -70,7 +72,6 @@ async def on_application_reversed(connection: asyncpg.Connection, envelope: Enve
                                   reversed_: ApplicationReversed) -> None:
     if reversed_.reverses == "deduction":
         return  # a deduction settled nothing
-    await lock_open_item(connection, envelope.tenant, reversed_.invoice_id)
     removed = await connection.fetchval(
         "DELETE FROM applications WHERE tenant = $1 AND application_id = $2 "
         "RETURNING amount", envelope.tenant, reversed_.application_id)
@@ -103,9 +104,11 @@ async def on_unapplied_cash_changed(connection: asyncpg.Connection, envelope: En
         changed.unapplied.currency, changed.unapplied.amount, changed.value_date, changed.reason)
 
 
+BATCH_HANDLERS: dict[type, BatchHandler] = {DifferenceWrittenOff: on_differences_written_off}
+
 HANDLERS: dict[type, ProjectionHandler] = {
     ApplicationReversed: on_application_reversed,
-    DifferenceWrittenOff: on_difference_written_off,
+    DifferenceWrittenOff: one_at_a_time(on_differences_written_off),
     CreditApplied: on_credit_applied,
     UnappliedCashChanged: on_unapplied_cash_changed,
 }

@@ -32,10 +32,17 @@ from libs.events import (
 )
 from libs.events.credit import OrderCreditApproved, OrderCreditHeld
 from libs.events.topics import AR_CREDIT, AR_INVOICING, AR_MATCHING, ERP_CUSTOMERS
-from libs.runtime.projection import TRACKING_DDL, ProjectionConsumer, ProjectionHandler
+from libs.runtime.projection import (
+    TRACKING_DDL,
+    BatchHandler,
+    ProjectionConsumer,
+    ProjectionHandler,
+    ProjectionWriter,
+    one_at_a_time,
+)
 
 from . import aggregates, matching_handlers
-from .open_items import lock_open_item, refresh_open_item, settle
+from .open_items import open_new_items, refresh_open_item, settle_all
 
 SCHEMA = "aging"
 
@@ -120,6 +127,8 @@ CREATE INDEX IF NOT EXISTS open_items_by_customer
     ON {schema}.open_items (tenant, customer_id, due_date) WHERE open_amount <> 0;
 CREATE INDEX IF NOT EXISTS open_items_by_number ON {schema}.open_items (tenant, invoice_number);
 CREATE INDEX IF NOT EXISTS applications_by_invoice ON {schema}.applications (tenant, invoice_id);
+CREATE INDEX IF NOT EXISTS unapplied_cash_by_customer
+    ON {schema}.unapplied_cash (tenant, customer_id);
 CREATE INDEX IF NOT EXISTS document_changes_by_invoice
     ON {schema}.document_changes (tenant, invoice_id);
 """
@@ -144,45 +153,32 @@ async def create_tables(pool: asyncpg.Pool, schema: str = SCHEMA) -> None:
             await connection.execute(aggregates.FILL.format(schema=schema))
 
 
-async def on_invoice_issued(connection: asyncpg.Connection, envelope: Envelope,
-                            issued: InvoiceIssued) -> None:
-    functional = issued.functional_amount
-    await lock_open_item(connection, envelope.tenant, issued.invoice_id)
-    await connection.execute(
-        """
-        INSERT INTO open_items (tenant, invoice_id, invoice_number, customer_id, order_id,
-            currency, issue_date, due_date, original_amount, open_amount, kind,
-            functional_currency, functional_amount)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 'invoice', $10, $11)
-        ON CONFLICT (tenant, invoice_id) DO NOTHING
-        """,
-        envelope.tenant, issued.invoice_id, issued.invoice_number, issued.customer_id,
-        issued.order_id, issued.total.currency, issued.issue_date, issued.due_date,
-        issued.total.amount, issued.functional_currency,
-        functional.amount if functional is not None else None,
-    )
-    await refresh_open_item(connection, envelope.tenant, issued.invoice_id)
+async def on_invoices_issued(connection: asyncpg.Connection,
+                             events: list[tuple[Envelope, InvoiceIssued]]) -> None:
+    await open_new_items(connection, [
+        (envelope.tenant, issued.invoice_id, issued.invoice_number, issued.customer_id,
+         issued.order_id, issued.total.currency, issued.issue_date, issued.due_date,
+         issued.total.amount, "invoice", issued.functional_currency,
+         None if issued.functional_amount is None else issued.functional_amount.amount)
+        for envelope, issued in events])
 
 
-async def on_debit_note_issued(connection: asyncpg.Connection, envelope: Envelope,
-                               note: DebitNoteIssued) -> None:
-    await lock_open_item(connection, envelope.tenant, note.debit_note_id)
-    await connection.execute(
-        """
-        INSERT INTO open_items (tenant, invoice_id, invoice_number, customer_id,
-            order_id, currency, issue_date, due_date, original_amount, open_amount, kind)
-        VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8, 'debit_note')
-        ON CONFLICT (tenant, invoice_id) DO NOTHING
-        """, envelope.tenant, note.debit_note_id, note.debit_note_number, note.customer_id,
-        note.total.currency, note.issue_date, note.due_date, note.total.amount)
-    await refresh_open_item(connection, envelope.tenant, note.debit_note_id)
+async def on_debit_notes_issued(connection: asyncpg.Connection,
+                                events: list[tuple[Envelope, DebitNoteIssued]]) -> None:
+    await open_new_items(connection, [
+        (envelope.tenant, note.debit_note_id, note.debit_note_number, note.customer_id, None,
+         note.total.currency, note.issue_date, note.due_date, note.total.amount, "debit_note",
+         None, None)
+        for envelope, note in events])
 
 
-async def on_payment_applied(connection: asyncpg.Connection, envelope: Envelope,
-                             applied: PaymentApplied) -> None:
-    await settle(connection, envelope.tenant, applied.application_id, applied.payment_id,
-                 applied.invoice_id, applied.customer_id, applied.amount.currency,
-                 applied.amount.amount, applied.applied_on)
+async def on_payments_applied(connection: asyncpg.Connection,
+                              events: list[tuple[Envelope, PaymentApplied]]) -> None:
+    await settle_all(connection, [
+        (envelope.tenant, applied.application_id, applied.payment_id, applied.invoice_id,
+         applied.customer_id, applied.amount.currency, applied.amount.amount,
+         applied.applied_on)
+        for envelope, applied in events])
 
 
 async def on_payment_unapplied(connection: asyncpg.Connection, envelope: Envelope,
@@ -200,7 +196,6 @@ async def on_payment_unapplied(connection: asyncpg.Connection, envelope: Envelop
 async def _change_invoice(connection: asyncpg.Connection, envelope: Envelope, invoice_id: str,
                          kind: str, amount: Decimal, changed_on: date, reason: str, actor: str,
                          document_number: str | None = None) -> None:
-    await lock_open_item(connection, envelope.tenant, invoice_id)
     await connection.execute(
         """
         INSERT INTO document_changes VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -271,21 +266,29 @@ async def on_order_credit_decided(connection: asyncpg.Connection, envelope: Enve
         """, envelope.tenant, decision.customer_id, decision.credit_group_id)
 
 
+# Where a batch holds several events of one of these types in a row, they are applied at
+# once, in a few set-based statements instead of a few each.
+BATCH_HANDLERS: dict[type, BatchHandler] = {
+    InvoiceIssued: on_invoices_issued, DebitNoteIssued: on_debit_notes_issued,
+    PaymentApplied: on_payments_applied, **matching_handlers.BATCH_HANDLERS}
+
 HANDLERS: dict[str, dict[type, ProjectionHandler]] = {
     ERP_CUSTOMERS: {CustomerUpserted: on_customer_upserted},
-    AR_INVOICING: {InvoiceIssued: on_invoice_issued, InvoiceAdjusted: on_invoice_adjusted,
+    AR_INVOICING: {InvoiceIssued: one_at_a_time(on_invoices_issued),
+                   InvoiceAdjusted: on_invoice_adjusted,
                    InvoiceCancelled: on_invoice_cancelled,
                    InvoiceWrittenOff: on_invoice_written_off,
                    CreditNoteIssued: on_credit_note_issued,
-                   DebitNoteIssued: on_debit_note_issued},
-    AR_MATCHING: {PaymentApplied: on_payment_applied, PaymentUnapplied: on_payment_unapplied,
-                  **matching_handlers.HANDLERS},
+                   DebitNoteIssued: one_at_a_time(on_debit_notes_issued)},
+    AR_MATCHING: {PaymentApplied: one_at_a_time(on_payments_applied),
+                  PaymentUnapplied: on_payment_unapplied, **matching_handlers.HANDLERS},
     AR_CREDIT: {OrderCreditApproved: on_order_credit_decided,
                 OrderCreditHeld: on_order_credit_decided},
 }
 
 
 def subscribe(broker, settings, pool: asyncpg.Pool) -> None:  # noqa: ANN001
+    writer = ProjectionWriter(pool, settings.database_schema)  # one for every topic
     for topic, handlers in HANDLERS.items():
         ProjectionConsumer(broker, settings, pool, topic, handlers,
-                           settings.consumer_batch_size)
+                           settings.consumer_batch_size, BATCH_HANDLERS, writer)
