@@ -102,7 +102,13 @@ class ChangeFedRepository(Repository):
     batch that look is taken once, so a batch of a hundred orders costs one query
     instead of a hundred. What this process stores itself goes into the cache as it
     is stored.
+
+    Aggregates found missing are remembered too (a tenant without credit settings was
+    looked up by every batch) until the log or this process stores one of them. A miss
+    is remembered only if nothing was stored or seen while it was being looked up.
     """
+
+    MAX_MISSING = 100_000
 
     def __init__(self, *args: Any, recorder: ReceivablesRecorder, **kwargs: Any) -> None:
         super().__init__(*args, fastforward=False, **kwargs)
@@ -110,11 +116,27 @@ class ChangeFedRepository(Repository):
         self._seen: int | None = None
         self._looking = threading.Lock()
         self._batch = threading.local()
+        self._missing: set[Any] = set()
+        self._generation = 0  # moves on whenever stored events are seen or stored here
 
     def get(self, aggregate_id: Any, **kwargs: Any) -> Any:
-        if not getattr(self._batch, "looked", False) and kwargs.get("version") is None:
+        latest = kwargs.get("version") is None
+        if not getattr(self._batch, "looked", False) and latest:
             self.forget_changed()
-        return super().get(aggregate_id, **kwargs)
+        if latest and aggregate_id in self._missing:
+            try:  # stored here a moment ago (cached as it was), not yet told
+                self.cache.get(aggregate_id)
+            except KeyError:
+                raise AggregateNotFoundError(aggregate_id) from None
+        generation = self._generation
+        try:
+            return super().get(aggregate_id, **kwargs)
+        except AggregateNotFoundError:
+            with self._looking:
+                if latest and generation == self._generation \
+                        and len(self._missing) < self.MAX_MISSING:
+                    self._missing.add(aggregate_id)
+            raise
 
     @contextmanager
     def looking_once(self) -> Iterator[None]:
@@ -134,7 +156,9 @@ class ChangeFedRepository(Repository):
                 self._seen = self._recorder.max_notification_id() or 0
                 return
             while changes := self._recorder.changed_since(self._seen):
+                self._generation += 1
                 for _, aggregate_id, version in changes:
+                    self._missing.discard(aggregate_id)
                     try:
                         cached = self.cache.get(aggregate_id)
                     except KeyError:
@@ -149,6 +173,9 @@ class ChangeFedRepository(Repository):
         if not recordings:
             return
         with self._looking:
+            self._generation += 1
+            for recording in recordings:
+                self._missing.discard(recording.domain_event.originator_id)
             if self._seen is not None and recordings[0].notification.id == self._seen + 1:
                 self._seen = recordings[-1].notification.id
 

@@ -16,7 +16,7 @@ from libs.runtime.causation import Causation
 from libs.runtime.eventstore import ChangeFedRepository, open_application
 from libs.runtime.settings import ServiceSettings
 from services.credit.application import CreditApplication, to_integration_events
-from services.credit.domain import CreditAccount
+from services.credit.domain import CreditAccount, CreditPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +108,19 @@ def test_one_batch_from_several_partitions_stores_every_position_in_postgres(rep
     assert {notification.originator_id
             for notification in replica.recorder.select_notifications(0, 100)} == {
         CreditAccount.create_id("cache", customer) for customer in ("C-0-4", "C-1-11", "C-0-5")}
+
+
+def test_a_policy_the_other_replica_sets_first_is_seen_though_it_was_missing(replicas) -> None:
+    deciding, api = replicas
+    deciding.upsert_customer(CustomerUpserted(customer_id="C-1", name="Kegs", currency="EUR",
+                                              payment_terms_days=30), ERP,
+                             Tracking("erp.customers#0", 1))
+    set_limit(deciding, "1000.00")
+    with deciding.batch():  # the tenant has no policy yet: the default one, remembered missing
+        deciding.place_order(order("SO-1", "500.00"), ERP, Tracking("erp.orders#0", 1))
+    assert last_decision(deciding) == "OrderCreditApproved"
+
+    api.set_policy(CreditPolicy(max_percent_used=Decimal("40")), CONTROLLER)
+    with deciding.batch():  # 500 of 1,000 used is above the new 40 %
+        deciding.place_order(order("SO-1", "500.00"), ERP, Tracking("erp.orders#0", 2))
+    assert last_decision(deciding) == "OrderCreditHeld"
