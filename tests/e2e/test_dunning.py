@@ -139,8 +139,11 @@ async def case_of(service: ServiceProcess, tenant: str, customer_id: str) -> dic
 
 
 async def invoices_known(service: ServiceProcess, tenant: str, customer_id: str, count: int) -> dict:
+    """The case once dunning knows `count` invoices and the customer's address: they come
+    on two topics (ar.invoicing, erp.customers), in either order."""
     case = await eventually(lambda: case_of(service, tenant, customer_id),
-                            until=lambda found: len(found["invoices"]) >= count)
+                            until=lambda found: len(found["invoices"]) >= count
+                            and found.get("email") is not None)
     assert len(case["invoices"]) == count, case
     return case
 
