@@ -48,8 +48,9 @@ from urllib.parse import urlparse, urlunparse
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
+from benchmarks.kafka_tail import percentile, read_from_end
 from benchmarks.table import Figure, print_table
 from libs.events import InvoiceIssued, Money, PaymentApplied
 from libs.events.topics import AR_INVOICING, AR_MATCHING, physical_topic
@@ -67,11 +68,6 @@ TODAY = date(2026, 11, 22)
 BIG, SMALL = "BIG-CUSTOMER", "SMALL-CUSTOMER"
 COLUMNS = ("tenant", "invoice_id", "invoice_number", "customer_id", "order_id", "currency",
            "issue_date", "due_date", "original_amount", "open_amount", "settled_on")
-
-
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def synthetic_rows(count: int, customers: int, seed: int = 7, customer: str | None = None,
@@ -337,11 +333,7 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
     await listener.add_listener(changes_channel(SCHEMA), on_notify)
     try:
         topics = [physical_topic(AR_INVOICING), physical_topic(AR_MATCHING)]
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - topics just created
-        partitions = [TopicPartition(topic, p) for topic in topics
-                      for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
+        await read_from_end(consumer, topics)
 
         async def read() -> None:
             while True:

@@ -28,10 +28,11 @@ import time
 from datetime import date
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from benchmarks.kafka_tail import percentile, read_from_end
 from benchmarks.table import Figure, print_table
 from libs.events import CustomerUpserted, OrderLine, OrderPlaced, decode
 from libs.events.topics import AR_CREDIT, ERP_ORDERS, physical_topic
@@ -40,11 +41,6 @@ from tests.support.infrastructure import prepare, tear_down
 from tests.support.processes import ServiceProcess, free_port
 
 TENANT = "bench-credit"
-
-
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: int) -> None:
@@ -65,11 +61,7 @@ async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: i
     decision_times: dict[str, tuple[float, int]] = {}
     try:
         topics = [physical_topic(ERP_ORDERS), physical_topic(AR_CREDIT)]
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - topics just created
-        partitions = [TopicPartition(topic, p) for topic in topics
-                      for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
+        await read_from_end(consumer, topics)
 
         async def read() -> None:
             while True:

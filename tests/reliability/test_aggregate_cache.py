@@ -42,6 +42,14 @@ def order(order_id: str, amount: str) -> OrderPlaced:
                                                         unit_price=amount),))
 
 
+def known_customer(credit: CreditApplication, limit: str) -> None:
+    """C-1 from the ERP's customer master, with a credit limit."""
+    credit.upsert_customer(CustomerUpserted(customer_id="C-1", name="Kegs", currency="EUR",
+                                            payment_terms_days=30), ERP,
+                           Tracking("erp.customers#0", 1))
+    set_limit(credit, limit)
+
+
 def set_limit(credit: CreditApplication, amount: str) -> None:
     change = credit.request_limit_change(SALES, Decimal(amount), "review", customer_id="C-1")
     credit.approve_limit_change(CONTROLLER, change, customer_id="C-1")
@@ -58,10 +66,7 @@ def last_decision(credit: CreditApplication) -> str:
 def test_a_replica_decides_on_the_limit_another_replica_changed(replicas) -> None:
     deciding, api = replicas
     assert isinstance(deciding.repository, ChangeFedRepository)
-    deciding.upsert_customer(CustomerUpserted(customer_id="C-1", name="Kegs", currency="EUR",
-                                              payment_terms_days=30), ERP,
-                             Tracking("erp.customers#0", 1))
-    set_limit(deciding, "100.00")
+    known_customer(deciding, limit="100.00")
     deciding.place_order(order("SO-1", "500.00"), ERP, Tracking("erp.orders#0", 1))
     assert last_decision(deciding) == "OrderCreditHeld"  # the account is now cached
 
@@ -77,10 +82,7 @@ def test_a_replica_decides_on_the_limit_another_replica_changed(replicas) -> Non
 
 def test_a_failed_batch_leaves_no_trace_in_the_cache(replicas) -> None:
     deciding, api = replicas
-    deciding.upsert_customer(CustomerUpserted(customer_id="C-1", name="Kegs", currency="EUR",
-                                              payment_terms_days=30), ERP,
-                             Tracking("erp.customers#0", 1))
-    set_limit(deciding, "1000.00")
+    known_customer(deciding, limit="1000.00")
     deciding.place_order(order("SO-1", "600.00"), ERP, Tracking("erp.orders#0", 1))
     with pytest.raises(RuntimeError), deciding.batch():
         deciding.place_order(order("SO-2", "300.00"), ERP, Tracking("erp.orders#0", 2))
@@ -112,10 +114,7 @@ def test_one_batch_from_several_partitions_stores_every_position_in_postgres(rep
 
 def test_a_policy_the_other_replica_sets_first_is_seen_though_it_was_missing(replicas) -> None:
     deciding, api = replicas
-    deciding.upsert_customer(CustomerUpserted(customer_id="C-1", name="Kegs", currency="EUR",
-                                              payment_terms_days=30), ERP,
-                             Tracking("erp.customers#0", 1))
-    set_limit(deciding, "1000.00")
+    known_customer(deciding, limit="1000.00")
     with deciding.batch():  # the tenant has no policy yet: the default one, remembered missing
         deciding.place_order(order("SO-1", "500.00"), ERP, Tracking("erp.orders#0", 1))
     assert last_decision(deciding) == "OrderCreditApproved"
