@@ -42,6 +42,7 @@ from libs.events.topics import physical_topic
 from .causation import Causation
 from .dead_letters import send_to_dead_letter_topic
 from .eventstore import AlreadyProcessed, ReceivablesApplication
+from .prefetch import Prefetcher
 from .settings import ServiceSettings
 from .telemetry import current_traceparent
 
@@ -51,9 +52,6 @@ CONSUMED = Counter("ar_events_consumed_total", "Inbound events by outcome",
                    ["consumer", "topic", "event_type", "outcome"])
 
 APPLIED, DUPLICATE, IGNORED = "applied", "duplicate", "ignored"
-
-# How long a batch waits for records the broker already has (a local fetch takes ~1 ms).
-TOP_UP_POLL_MS = 3
 
 
 Decoded = tuple[ConsumerRecord, Envelope, IntegrationEvent]
@@ -116,6 +114,7 @@ class InboundConsumer(ABC):
         self._next_offsets: dict[tuple[str, int], int] = {}
         self._offsets = OffsetCommitter(settings.offset_commit_interval)
         self.batch_size = batch_size
+        self._prefetcher: Prefetcher | None = None
         subscription = dict(
             group_id=settings.consumer_group,
             auto_offset_reset="earliest",
@@ -126,10 +125,14 @@ class InboundConsumer(ABC):
             decoder=raw_bytes,
         )
         if batch_size > 1:
-            # An idle poll returns after this long and FastStream then sleeps as long
-            # again, so it bounds the latency a record waits when nothing else comes.
-            broker.subscriber(physical_topic(topic), batch=True, max_records=batch_size,
-                              batch_timeout_ms=5, **subscription)(self.on_batch)
+            subscriber = broker.subscriber(physical_topic(topic), batch=True,
+                                           max_records=batch_size, **subscription)
+            # FastStream's own batch poll sleeps as long as it waited after an empty
+            # poll, so only a short poll kept a record that came meanwhile from
+            # waiting, and six idle subscribers polling every 10 ms kept a tenth of a
+            # core busy. Ours takes what the prefetcher has, waiting on a long poll.
+            subscriber.get_msg = self._take_prefetched
+            subscriber(self.on_batch)
         else:
             broker.subscriber(physical_topic(topic), **subscription)(self.on_message)
 
@@ -179,41 +182,40 @@ class InboundConsumer(ABC):
 
     async def on_batch(self, body: list[bytes], message: KafkaMessage) -> None:
         consumer = message.consumer
-        batch = [*message.raw_message, *await self._arrived_meanwhile(
-            consumer, len(message.raw_message))]
+        batch = message.raw_message
         partitions: dict[tuple[str, int], list[ConsumerRecord]] = {}
         for record in batch:
             partitions.setdefault((record.topic, record.partition), []).append(record)
         # Partitions are independent (each customer's events are on one), so their
         # transactions may run side by side; a conflict on a shared aggregate is refused
         # by the store and that partition's records are applied one by one.
-        groups = [batch] if self.batches_span_partitions else list(partitions.values())
+        groups = [list(batch)] if self.batches_span_partitions else list(partitions.values())
         outcomes = await asyncio.gather(*(self.apply_together(records) for records in groups),
                                         return_exceptions=True)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             # Every partition of the batch comes again; what was stored is skipped then.
-            for (topic, partition), records in partitions.items():
-                consumer.seek(TopicPartition(topic, partition), records[0].offset)
+            rewound = {TopicPartition(topic, partition): records[0].offset
+                       for (topic, partition), records in partitions.items()}
+            if self._prefetcher is not None:
+                self._prefetcher.forget(rewound)
+            owned = consumer.assignment()
+            for partition, offset in rewound.items():
+                if partition in owned:  # else its new owner reads it from the commit
+                    consumer.seek(partition, offset)
             raise failures[0]
         for records in partitions.values():
             self._offsets.applied(consumer, records[-1])
 
-    async def _arrived_meanwhile(self, consumer: AIOKafkaConsumer, taken: int,
-                                 ) -> list[ConsumerRecord]:
-        """The records that reached the broker while the last batch was being applied.
-
-        aiokafka fetches a broker's partitions again only once the records it holds
-        for them are taken, so a poll returns what arrived just after the poll before
-        it, and what arrived while that batch was applied waits a whole batch more
-        (a credit decision waited two batches, ~60 ms at 200 orders/s). Taking the
-        held records sends that fetch; the broker has the records, so one short poll
-        more brings them into this batch."""
-        room = self.batch_size - taken
-        if room <= 0:
-            return []
-        fetched = await consumer.getmany(timeout_ms=TOP_UP_POLL_MS, max_records=room)
-        return [record for records in fetched.values() for record in records]
+    async def _take_prefetched(self, consumer: AIOKafkaConsumer,
+                               ) -> tuple[ConsumerRecord, ...]:
+        """The subscriber's poll: what arrived, up to a batch (see `Prefetcher`)."""
+        if self._prefetcher is None or self._prefetcher.consumer is not consumer \
+                or not self._prefetcher.running:
+            if self._prefetcher is not None:  # the subscriber restarted, or it failed
+                await self._prefetcher.stop()
+            self._prefetcher = Prefetcher(consumer, limit=2 * self.batch_size)
+        return await self._prefetcher.take(self.batch_size)
 
     async def apply_together(self, records: list[ConsumerRecord]) -> None:
         """Records in their partitions' order: in one transaction (`apply_batch`); if

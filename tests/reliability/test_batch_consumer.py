@@ -1,0 +1,126 @@
+"""A batching consumer on the real broker: what arrives while a batch is applied is taken
+in the very next batch, and a batch that fails comes again without a record lost or
+applied twice (the records fetched ahead of it are dropped and fetched again)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from libs.events import CustomerUpserted, Envelope, IntegrationEvent
+from libs.events.topics import physical_topic
+from libs.runtime.consumer import APPLIED, DUPLICATE, Decoded, InboundConsumer
+from libs.runtime.kafka import create_topics, delete_topics, make_broker
+from libs.runtime.publisher import EventPublisher
+from libs.runtime.settings import ServiceSettings
+from tests.conftest import eventually
+
+pytestmark = pytest.mark.integration
+
+
+class RecordingConsumer(InboundConsumer):
+    """Notes every batch and every record it applies; remembers what it applied the way
+    a real consumer's database would (`note_stored`), so a redelivery is a no-op."""
+
+    batches_span_partitions = True
+
+    def __init__(self, *args, fail_once_at: str | None = None,  # noqa: ANN002
+                 hold_first_batch: float = 0.0, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(*args, **kwargs)
+        self.batches: list[list[str]] = []
+        self.applied: list[tuple[int, int]] = []  # (partition, offset), in order
+        self.first_batch_started = asyncio.Event()
+        self._fail_once_at = fail_once_at
+        self._hold = hold_first_batch
+
+    async def _before(self, customer_ids: list[str]) -> None:
+        self.batches.append(customer_ids)
+        if len(self.batches) == 1:
+            self.first_batch_started.set()
+            await asyncio.sleep(self._hold)
+        if self._fail_once_at in customer_ids:
+            self._fail_once_at = None
+            raise RuntimeError("the database went away for a moment")
+
+    async def apply_batch(self, decoded: list[Decoded]) -> list[str]:
+        await self._before([event.customer_id for _, _, event in decoded])
+        return [self._keep(record) for record, _, _ in decoded]
+
+    async def apply(self, record: ConsumerRecord, envelope: Envelope,
+                    event: IntegrationEvent) -> str:
+        await self._before([event.customer_id])
+        return self._keep(record)
+
+    def _keep(self, record: ConsumerRecord) -> str:
+        if record.offset < self._next_offsets.get((record.topic, record.partition), 0):
+            return DUPLICATE
+        self.applied.append((record.partition, record.offset))
+        self.note_stored(record)
+        return APPLIED
+
+
+@pytest.fixture
+async def topic(infrastructure):  # noqa: ANN001, ANN201
+    name = f"test.batches.{uuid.uuid4().hex[:8]}"
+    await create_topics(infrastructure.kafka_bootstrap_servers, 2, topics=(name,))
+    yield name
+    await delete_topics(infrastructure.kafka_bootstrap_servers, topics=(name,))
+
+
+async def consuming(infrastructure, topic: str, **behaviour) -> tuple:  # noqa: ANN001, ANN003
+    settings = ServiceSettings(service_name=f"batches_{uuid.uuid4().hex[:8]}",
+                               kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+                               database_url=infrastructure.database_url,
+                               max_delivery_attempts=2)
+    broker = make_broker(settings)
+    consumer = RecordingConsumer(broker, settings, topic, batch_size=50, **behaviour)
+    await broker.start()
+    return broker, consumer
+
+
+async def publish(erp: EventPublisher, topic: str, customer_ids: list[str]) -> None:
+    for customer_id in customer_ids:
+        record = erp.record(CustomerUpserted(customer_id=customer_id, name=customer_id,
+                                             currency="EUR", payment_terms_days=30), "batches")
+        await erp.send_raw(physical_topic(topic), record.key, record.value, record.headers)
+
+
+async def test_records_that_arrive_during_a_batch_are_all_in_the_next_batch(
+        infrastructure, topic) -> None:
+    broker, consumer = await consuming(infrastructure, topic, hold_first_batch=0.5)
+    try:
+        async with EventPublisher(infrastructure.kafka_bootstrap_servers) as erp:
+            await publish(erp, topic, ["FIRST"])
+            await asyncio.wait_for(consumer.first_batch_started.wait(), timeout=60)
+            arriving = [f"C-{index}" for index in range(20)]
+            await publish(erp, topic, arriving)
+        await eventually(lambda: asyncio.sleep(0, len(consumer.applied)),
+                         until=lambda applied: applied >= 21)
+        assert consumer.batches[0] == ["FIRST"]
+        # Not split over two batches: they were fetched while the first one was applied.
+        assert sorted(consumer.batches[1]) == sorted(arriving)
+    finally:
+        await broker.stop()
+
+
+async def test_a_failed_batch_comes_again_with_nothing_lost_or_applied_twice(
+        infrastructure, topic) -> None:
+    broker, consumer = await consuming(infrastructure, topic, fail_once_at="C-30")
+    try:
+        async with EventPublisher(infrastructure.kafka_bootstrap_servers) as erp:
+            await publish(erp, topic, [f"C-{index}" for index in range(60)])
+        await eventually(lambda: asyncio.sleep(0, len(consumer.applied)),
+                         until=lambda applied: applied >= 60)
+        await asyncio.sleep(1)  # anything applied twice would show by now
+    finally:
+        await broker.stop()
+    assert max(Counter(consumer.applied).values()) == 1
+    assert len(consumer.applied) == 60
+    for partition in (0, 1):
+        offsets = [offset for applied_in, offset in consumer.applied if applied_in == partition]
+        assert offsets == list(range(len(offsets)))
+    assert sum("C-30" in batch for batch in consumer.batches) >= 2  # it did come again
