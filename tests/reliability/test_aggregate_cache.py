@@ -9,11 +9,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from libs.events import CustomerUpserted, OrderLine, OrderPlaced
 from libs.runtime.causation import Causation
-from libs.runtime.eventstore import ChangeFedRepository, open_application
+from libs.runtime.eventstore import AlreadyProcessed, ChangeFedRepository, open_application
 from libs.runtime.settings import ServiceSettings
 from services.credit.application import CreditApplication, to_integration_events
 from services.credit.domain import CreditAccount, CreditPolicy
@@ -123,3 +123,24 @@ def test_a_policy_the_other_replica_sets_first_is_seen_though_it_was_missing(rep
     with deciding.batch():  # 500 of 1,000 used is above the new 40 %
         deciding.place_order(order("SO-1", "500.00"), ERP, Tracking("erp.orders#0", 2))
     assert last_decision(deciding) == "OrderCreditHeld"
+
+
+def test_a_redelivered_partition_refuses_its_whole_batch_in_postgres(replicas) -> None:
+    credit, replica = replicas
+    with credit.batch():
+        credit.upsert_customer(CustomerUpserted(
+            customer_id="C-1", name="Kegs BV", currency="EUR", payment_terms_days=30), ERP,
+            Tracking("erp.customers#1", 11))
+    stored_before = replica.recorder.max_notification_id()
+    with pytest.raises(AlreadyProcessed):  # partition 1 comes again after a rebalance
+        credit.upsert_customer(CustomerUpserted(
+            customer_id="C-1", name="Kegs BV", currency="EUR", payment_terms_days=30), ERP,
+            Tracking("erp.customers#1", 11))
+    with pytest.raises(IntegrityError), credit.batch():  # new on 0, seen before on 1
+        for partition, offset in ((0, 7), (1, 10)):
+            credit.upsert_customer(CustomerUpserted(
+                customer_id=f"C-{partition}-{offset}", name="Kegs BV", currency="EUR",
+                payment_terms_days=30), ERP, Tracking(f"erp.customers#{partition}", offset))
+    # nothing of either is stored, and partition 0 has not moved
+    assert replica.recorder.max_notification_id() == stored_before
+    assert [replica.position(f"erp.customers#{partition}") for partition in (0, 1)] == [None, 11]
