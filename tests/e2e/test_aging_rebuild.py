@@ -39,6 +39,7 @@ TABLES = {
     "open_by_due_date": "customer_id, currency, due_date",
     "open_by_issue_date": "customer_id, currency, issue_date",
     "receivable_days": "currency, day",
+    "customer_buckets": "customer_id, currency",
 }
 
 
