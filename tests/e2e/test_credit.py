@@ -6,6 +6,7 @@ invoices, payments and matching settle, credit decides, each its own process."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from datetime import date
 
@@ -185,3 +186,26 @@ async def test_a_burst_of_orders_with_a_malformed_one_among_them(
                             until=lambda records: bool(credits(records)))
     [bad] = credits(dead)
     assert "body is not JSON" in dict(bad.headers)["dlq_reason"].decode()
+
+
+async def test_each_decision_continues_the_trace_of_its_order(
+        platform, infrastructure, credit_service) -> None:
+    """An SRE follows an order by its trace id into credit's decision, also when the
+    order was decided in one batch with others from other traces."""
+    kafka = infrastructure.kafka_bootstrap_servers
+    customer_id = "CUST-CR-TRACE"
+    traces = {f"SO-TRACE-{index}": uuid.uuid4().hex for index in range(4)}
+    async with EventPublisher(kafka) as erp:
+        await erp.publish(CustomerUpserted(customer_id=customer_id, name="Traced BV",
+                                           currency="EUR", payment_terms_days=30), TENANT)
+        await asyncio.gather(*(erp.send(erp.record(
+            OrderPlaced(order_id=order_id, customer_id=customer_id, ordered_on=date.today(),
+                        currency="EUR", lines=order_lines("10.00")),
+            TENANT, traceparent=f"00-{trace_id}-{'1' * 16}-01"))
+            for order_id, trace_id in traces.items()))
+
+    decided = await wait_for_events(
+        kafka, AR_CREDIT, (OrderCreditApproved, OrderCreditHeld),  # type: ignore[arg-type]
+        lambda event: event.order_id in traces, count=len(traces))
+    assert {event.order_id: dict(record.headers)["traceparent"].decode().split("-")[1]
+            for record, event in decided} == traces
