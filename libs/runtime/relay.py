@@ -67,6 +67,7 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         # What this process stored and has not published yet, by notification id.
         self._handed: dict[int, DomainEventProtocol] = {}
+        self._not_handed = False  # stored here and not kept in memory since the last look
         application.on_recorded(self._wake)
 
     def _wake(self, recordings: list[Recording]) -> None:
@@ -74,9 +75,11 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._take_over, recordings)
 
     def _take_over(self, recordings: list[Recording]) -> None:
-        if self.is_leader and len(self._handed) < MAX_HANDED:  # else the log has them
+        if self.is_leader and len(self._handed) < MAX_HANDED:
             for recording in recordings:
                 self._handed[recording.notification.id] = recording.domain_event
+        else:  # the log has them
+            self._not_handed = True
         self._stored.set()
 
     def _handed_from(self, position: int) -> list[tuple[int, DomainEventProtocol]]:
@@ -136,14 +139,24 @@ class OutboxRelay:
         position = await self._load_position(connection)
         idle = self.settings.relay_poll_interval_ms / 1000
         backlog_due = time.monotonic()
+        look_in_log = True  # what was stored before this relay started
         while not stopping.is_set():
             # Right after a batch, look again at once; when idle, wait until this
             # process stores something, or poll (another replica's API may have).
             self._stored.clear()
-            stored = self._handed_from(position) or await self._read_log(position)
+            stored = self._handed_from(position)
+            # The log is read when a poll is due, after a batch read from it (more may
+            # follow), when what this process stored does not follow the position
+            # (another replica stored in between) or was too much to keep: not after
+            # every batch from memory, where a query would find nothing new and hold
+            # up the next batch's publishing.
+            if not stored and (look_in_log or self._handed or self._not_handed):
+                self._not_handed = False
+                stored = await self._read_log(position)
+                look_in_log = bool(stored)
             if not stored:
                 BACKLOG.labels(self.schema).set(0)
-                await _wait_for_any(stopping, self._stored, seconds=idle)
+                look_in_log = not await _wait_for_any(stopping, self._stored, seconds=idle)
                 continue
             await self._publish(producer, [domain_event for _, domain_event in stored])
             position = stored[-1][0]
@@ -197,9 +210,10 @@ class OutboxRelay:
         PUBLISHED.labels(self.schema).inc(len(pending))
 
 
-async def _wait_for_any(*events: asyncio.Event, seconds: float) -> None:
-    """Until one of the events is set, or the seconds have passed."""
+async def _wait_for_any(*events: asyncio.Event, seconds: float) -> bool:
+    """Until one of the events is set (True), or the seconds have passed (False)."""
     waits = [asyncio.ensure_future(event.wait()) for event in events]
-    await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     for wait in waits:
         wait.cancel()
+    return bool(done)
