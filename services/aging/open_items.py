@@ -40,27 +40,34 @@ _SETTLED_ON = "CASE WHEN {original} - applied.amount + changed.amount <= 0 " \
               "THEN applied.last_applied_on END"
 
 
-def facts_of(key: str) -> str:
+def facts_of(key: str, applications: str = "applications") -> str:
+    """`applications`: where the item's applications are (a statement that records some
+    sees them only in what its insert returns, not yet in the table)."""
     return f"""
     LATERAL (SELECT coalesce(sum(amount), 0) AS amount, max(applied_on) AS last_applied_on
-             FROM applications AS fact
+             FROM {applications} AS fact
              WHERE (fact.tenant, fact.invoice_id) = ({key}.tenant, {key}.invoice_id)) AS applied,
     LATERAL (SELECT coalesce(sum(amount), 0) AS amount
              FROM document_changes AS fact
              WHERE (fact.tenant, fact.invoice_id) = ({key}.tenant, {key}.invoice_id)) AS changed"""
 
 
-_REFRESH = f"""
+def _refresh(keys: str, applications: str = "applications") -> str:
+    """SQL: recompute the items of `keys` (a query of (tenant, invoice_id)) from their facts."""
+    return f"""
 UPDATE open_items AS item
 SET open_amount = {_OPEN.format(original="item.original_amount")},
     settled_on = {_SETTLED_ON.format(original="item.original_amount")}
-FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS key(tenant, invoice_id),
-    {facts_of("key")}
+FROM ({keys}) AS key(tenant, invoice_id),
+    {facts_of("key", applications)}
 WHERE (item.tenant, item.invoice_id) = (key.tenant, key.invoice_id)
   AND (item.open_amount, item.settled_on) IS DISTINCT FROM
       ({_OPEN.format(original="item.original_amount")},
        {_SETTLED_ON.format(original="item.original_amount")})
 """
+
+
+_REFRESH = _refresh("SELECT DISTINCT * FROM unnest($1::text[], $2::text[])")
 
 # Items issued, with what they owe from the facts recorded before them (an item already
 # there stays as it is).
@@ -107,20 +114,24 @@ async def refresh_open_item(connection: asyncpg.Connection, tenant: str,
 # amount, date.
 Settlement = tuple[str, str, str, str, str, str, Decimal, date]
 
-_RECORD_SETTLEMENTS = """
-INSERT INTO applications
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::numeric[], $8::date[])
-ON CONFLICT DO NOTHING
-"""
+# Settlements recorded (one recorded before is left as it was), and their items
+# recomputed, in one statement: the items' applications are those in the table and
+# those the statement inserts, which the table does not show yet.
+_SETTLE = f"""
+WITH recorded AS (
+    INSERT INTO applications
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::numeric[], $8::date[])
+    ON CONFLICT DO NOTHING
+    RETURNING tenant, invoice_id, amount, applied_on)
+{_refresh("SELECT DISTINCT * FROM unnest($1::text[], $4::text[])",
+          "(SELECT tenant, invoice_id, amount, applied_on FROM applications "
+          "UNION ALL SELECT * FROM recorded)")}"""
 
 
 async def settle_all(connection: asyncpg.Connection, settlements: list[Settlement]) -> None:
-    """Record settlements, in two statements however many (a settlement recorded before
-    is left as it was)."""
-    await connection.execute(_RECORD_SETTLEMENTS, *as_columns(settlements, 8))
-    await refresh_open_items(connection, [(tenant, invoice_id)
-                                          for tenant, _, _, invoice_id, *_ in settlements])
+    """Record settlements and recompute their items, in one statement however many."""
+    await connection.execute(_SETTLE, *as_columns(settlements, 8))
 
 
 async def settle(connection: asyncpg.Connection, tenant: str, settlement_id: str,

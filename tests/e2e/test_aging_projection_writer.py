@@ -162,6 +162,33 @@ async def test_a_batch_the_database_refuses_fails_alone_and_facts_count_in_any_o
         ("w-4", Decimal("100.00"), None), ("w-5", Decimal("70.00"), None)]
 
 
+async def test_a_big_batch_is_announced_in_notices_notify_takes_each_fresh_event_once(
+        writer: ProjectionWriter, database_url: str) -> None:
+    schema = "aging_notices"  # apart from the other tests' items
+    await projections.create_tables(writer.pool, schema)
+    writer = ProjectionWriter(writer.pool, schema)
+    delivery = Delivery()
+    known = delivery.records(4, invoice(900))
+    assert await apply(writer, AR_INVOICING, known) == [APPLIED]
+    payloads: list[str] = []
+    listener = await asyncpg.connect(database_url)
+    await listener.add_listener(changes_channel(schema), lambda *args: payloads.append(args[-1]))
+    try:
+        # 150 new invoices (some 18 kB of changes), one of them twice, and one known
+        fresh = delivery.records(4, *(invoice(number) for number in range(901, 1051)))
+        batch = [*fresh[:10], known[0], fresh[10], *fresh[10:]]
+        outcomes = await apply(writer, AR_INVOICING, batch)
+        await asyncio.sleep(0.2)  # notices arrive after the commit
+    finally:
+        await listener.close()
+
+    assert outcomes == [APPLIED] * 10 + [DUPLICATE, APPLIED, DUPLICATE] + [APPLIED] * 139
+    assert len(payloads) >= 3
+    assert all(len(payload.encode()) < 8000 for payload in payloads)
+    announced = [change["event_id"] for payload in payloads for change in json.loads(payload)]
+    assert announced == [envelope.id for _, envelope, _ in fresh]
+
+
 async def open_items(writer: ProjectionWriter) -> list[tuple]:
     rows = await writer.pool.fetch("SELECT invoice_id, open_amount, settled_on "
                                    "FROM aging.open_items WHERE invoice_id < 'w-6' ORDER BY 1")

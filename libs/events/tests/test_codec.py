@@ -50,7 +50,8 @@ from libs.events import (
     encode,
     upcaster,
 )
-from libs.events.base import UPCASTERS
+from libs.events.base import UPCASTERS, upcast
+from libs.events.codec import _at_current_version
 from libs.events.credit import (
     CreditHoldPlaced,
     CreditHoldReleased,
@@ -540,6 +541,43 @@ def test_a_record_with_a_header_without_value_is_still_read() -> None:
     _, event = decode([*record.headers, ("x-retry", None)], record.value)  # type: ignore[list-item]
 
     assert event == SAMPLES["OrderShipped"]
+
+
+# --- a current body is read in one pass ------------------------------------------------
+#
+# `decode` reads a body at the current version in one pass of pydantic's JSON mode
+# (`_at_current_version`), and anything else by json.loads, upcasting and validation
+# (`_validated`). The second is the reference: whatever the first accepts, the second must
+# accept as the same event, whichever field holds an odd value.
+
+ODD_VALUES: list[Any] = [
+    None, True, 0, 1, -1, 1.0, 1.5, "1", "2", "", "x", [], {}, ["x"], "2024-03-01",
+    "2024-03-01T09:30:00Z", 20240301, 123456789012345678901234567890, 1e300,
+    {"amount": 1.5, "currency": "EUR"}, {"amount": "1", "currency": "eur"},
+    {"amount": "1.00", "currency": "EUR", "extra": 1},
+]
+
+
+def bodies_with_one_odd_field(event: IntegrationEvent) -> Iterator[dict[str, Any]]:
+    body = json.loads(event.model_dump_json())
+    for name in body:
+        yield {field: value for field, value in body.items() if field != name}
+        for odd in ODD_VALUES:
+            yield {**body, name: odd}
+
+
+@pytest.mark.parametrize("event_type", sorted(SAMPLES))
+def test_a_body_read_in_one_pass_is_the_event_full_validation_reads(event_type: str) -> None:
+    event_class = EVENT_TYPES[event_type]
+    assert _at_current_version(event_class, record_of(SAMPLES[event_type]).value) \
+        == SAMPLES[event_type]
+
+    for body in bodies_with_one_odd_field(SAMPLES[event_type]):
+        value = json.dumps(body).encode()
+        read_in_one_pass = _at_current_version(event_class, value)
+        if read_in_one_pass is not None:
+            validated = event_class.model_validate(upcast(event_type, json.loads(value)))
+            assert repr(read_in_one_pass) == repr(validated), body
 
 
 # --- upcasting old bodies -------------------------------------------------------------
