@@ -2,11 +2,13 @@
 Kafka, at a fixed rate (open loop), against the broker's own round trip in the same run.
 
     python -m benchmarks.credit_bench [--rate 200] [--seconds 10] [--customers 200]
+                                      [--warmup-seconds 20]
 
 A fresh database and fresh topics (tests/support/infrastructure.py), the credit service
 as its own process with its default settings, real Kafka and PostgreSQL; measured once
 its consumer group has settled (probe orders, two a second, each decided within
-250 ms for 6 s in a row). Orders are sent
+250 ms for 6 s in a row) and after the same load has run, unmeasured, for a while (a
+freshly started broker's JVM is still compiling its hot paths). Orders are sent
 on a schedule whatever the service's speed (open loop), so a slow decision delays the
 ones behind it and shows in the tail. The latency of an order is the time from its
 scheduled send to the moment this process reads its decision from `ar.credit`; the
@@ -43,7 +45,8 @@ from tests.support.processes import ServiceProcess, free_port
 TENANT = "bench-credit"
 
 
-async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: int) -> None:
+async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: int,
+              warmup_seconds: int) -> None:
     erp = EventPublisher(kafka, source="bench-erp")
     await erp.__aenter__()
     producer: AIOKafkaProducer = erp.producer
@@ -124,18 +127,26 @@ async def run(kafka: str, credit_url: str, rate: int, seconds: int, customers: i
             waited = decided.get(order_id, float("inf")) - sent_at[order_id]
             prompt = prompt + 1 if waited < 0.25 else 0
 
+        async def open_loop(prefix: str, count: int) -> float:
+            """`count` orders at `rate` on a fixed schedule; how far the sender fell behind."""
+            started = time.perf_counter()
+            for index in range(count):
+                scheduled = started + index / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                order_id = f"{prefix}-{index:06d}"
+                sent_at[order_id] = scheduled
+                await order(order_id, index % customers)
+            await producer.flush()
+            return time.perf_counter() - started - count / rate
+
+        # The same load, unmeasured, first: a broker started minutes ago runs its hot
+        # paths interpreted until the JVM has compiled them (a fresh broker's one-hop
+        # p99 was 20-25 ms for its first two minutes under this load, 6-7 ms after).
+        await open_loop("WU", rate * warmup_seconds)
         total = rate * seconds
-        started = time.perf_counter()
-        for index in range(total):
-            scheduled = started + index / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            order_id = f"BO-{index:06d}"
-            sent_at[order_id] = scheduled
-            await order(order_id, index % customers)
-        await producer.flush()
-        send_lag = time.perf_counter() - started - seconds
+        send_lag = await open_loop("BO", total)
         deadline = time.monotonic() + 60
         measured = [f"BO-{index:06d}" for index in range(total)]
         while sum(1 for order_id in measured if order_id in decided) < total \
@@ -209,6 +220,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="orders per second")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--warmup-seconds", type=int, default=20,
+                        help="the same load first, not measured")
     args = parser.parse_args()
     infrastructure = prepare()
     asyncio.run(stamp_append_time(infrastructure.kafka_bootstrap_servers,
@@ -217,7 +230,7 @@ def main() -> None:
     try:
         service.start(timeout=60)
         asyncio.run(run(infrastructure.kafka_bootstrap_servers, service.url, args.rate,
-                        args.seconds, args.customers))
+                        args.seconds, args.customers, args.warmup_seconds))
     finally:
         service.stop()
         tear_down(infrastructure)
