@@ -219,8 +219,7 @@ class InboundConsumer(ABC):
         groups = [list(batch)] if self.batches_span_partitions else list(partitions.values())
         with TRACER.start_as_current_span(
                 f"{batch[0].topic} process", kind=trace.SpanKind.CONSUMER,
-                attributes={"messaging.system": "kafka",
-                            "messaging.destination.name": batch[0].topic,
+                attributes={**_kafka_attributes(batch[0].topic),
                             "messaging.consumer.group.name": self.settings.consumer_group,
                             "messaging.batch.message_count": len(batch)}):
             outcomes = await asyncio.gather(*(self.apply_together(records)
@@ -412,9 +411,14 @@ def record_span(record: ConsumerRecord) -> AbstractContextManager[trace.Span]:
     return TRACER.start_as_current_span(
         f"{record.topic} process", context=propagate.extract(dict(_text_headers(record))),
         kind=trace.SpanKind.CONSUMER,
-        attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
+        attributes={**_kafka_attributes(record.topic),
                     "messaging.destination.partition.id": str(record.partition),
                     "messaging.kafka.offset": record.offset})
+
+
+def _kafka_attributes(topic: str) -> dict[str, str]:
+    """OpenTelemetry's messaging attributes for reading `topic`."""
+    return {"messaging.system": "kafka", "messaging.destination.name": topic}
 
 
 def _text_headers(record: ConsumerRecord) -> list[tuple[str, str]]:

@@ -109,6 +109,9 @@ class ReceivablesRecorder(PostgresProcessRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.datastore.single_row_tracking:
+            raise ValueError("ReceivablesRecorder records positions in single-row tracking "
+                             "tables (the library's default); SINGLE_ROW_TRACKING is off")
         names = {"schema": self.datastore.schema, "event_type": self.stored_event_type_name,
                  "tracking": self.tracking_table_name, "events_table": self.events_table_name,
                  "channel": self.channel_name}
@@ -124,23 +127,15 @@ class ReceivablesRecorder(PostgresProcessRecorder):
         trackings = [tracking for tracking in (kwargs.get("tracking"),
                                                *kwargs.get("also_tracking", ()))
                      if tracking is not None]
-        names = [tracking.application_name for tracking in trackings]
-        if not self.datastore.single_row_tracking or len(set(names)) < len(names):
-            return super().insert_events(stored_events, **kwargs)
         events = [self.construct_pg_stored_event(event.originator_id,
                                                  event.originator_version, event.topic,
                                                  event.state) for event in stored_events]
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             cursor.execute(self._record_statement,
-                           (names, [tracking.notification_id for tracking in trackings],
-                            events), prepare=True)
+                           ([tracking.application_name for tracking in trackings],
+                            [tracking.notification_id for tracking in trackings], events),
+                           prepare=True)
             return [row["ar_record"] for row in cursor.fetchall()]
-
-    def _insert_events(self, curs: Any, stored_events: list[StoredEvent], **kwargs: Any) -> None:
-        """The library's way, for what `insert_events` leaves to it."""
-        super()._insert_events(curs, stored_events, **kwargs)
-        for tracking in kwargs.get("also_tracking", ()):
-            self._insert_tracking(curs, tracking=tracking)
 
     def changed_since(self, seen: int, limit: int = 1000) -> list[tuple[int, UUID, int]]:
         """(notification id, aggregate id, version) of the events stored after `seen`."""

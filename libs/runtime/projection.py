@@ -159,19 +159,10 @@ def _notice_numbers(changes: list[str]) -> list[int]:
     return numbers
 
 
-def change_notices(envelopes: Iterable[Envelope]) -> list[str]:
-    """What changed, as JSON arrays of {tenant, subject, type, event_id}, each small
-    enough for one NOTIFY."""
-    changes = [_change(envelope) for envelope in envelopes]
-    return [f"[{','.join(change for change, _ in notice)}]" for _, notice
-            in groupby(zip(changes, _notice_numbers(changes)), key=lambda change: change[1])]
-
-
 async def apply_once(connection: asyncpg.Connection, handler: ProjectionHandler | None,
-                     envelope: Envelope, event: IntegrationEvent,
-                     notify_channel: str | None) -> str:
+                     envelope: Envelope, event: IntegrationEvent) -> str:
     """Inside the caller's transaction (after `enter_schema`): the handler's effect unless
-    the event id was applied before."""
+    the event id was applied before. (A rebuild's catch-up; it announces nothing.)"""
     if handler is None:
         return IGNORED
     first_time = await connection.fetchval(
@@ -181,9 +172,6 @@ async def apply_once(connection: asyncpg.Connection, handler: ProjectionHandler 
     if not first_time:
         return DUPLICATE
     await handler(connection, envelope, event)
-    if notify_channel:  # delivered on commit, to every replica listening
-        await connection.execute("SELECT pg_notify($1, $2)", notify_channel,
-                                 change_notices([envelope])[0])
     return APPLIED
 
 

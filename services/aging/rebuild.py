@@ -107,7 +107,7 @@ async def _catch_up(connection: asyncpg.Connection, settings: AgingSettings, sch
         except InvalidEvent:
             continue  # the live consumer dead-letters it
         handler = HANDLERS_BY_TOPIC[record.topic].get(type(event))
-        await apply_once(connection, handler, envelope, event, notify_channel=None)
+        await apply_once(connection, handler, envelope, event)
     return applied
 
 
