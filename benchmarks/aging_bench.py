@@ -19,14 +19,16 @@
    PostgreSQL, says the same as the latencies where a busy machine blurs those.
 2. Publish-to-visible lag. A fresh database and fresh topics (tests/support), the aging
    service as its own process with its default settings, events (new invoices, and
-   payments applied to them) published at a fixed rate. An event is visible when the
-   projection's transaction that applied it commits, which the projection announces
-   on its pg_notify channel: this process LISTENs and takes the arrival time. The
-   baseline is the time to read the same event back from Kafka. The projection's own
-   figure (VISIBLE_LAG, from ce_time to commit) is read from /metrics too. Beside them,
-   the work an event costs, which a busy machine does not blur: the aging process's CPU,
-   its database server processes' CPU, this process's own (it shares the two cores),
-   and how many events a commit holds (a busier machine makes bigger, cheaper commits).
+   payments applied to them) published at a fixed rate (as the platform's publisher
+   does, but through librdkafka, which spends this process's share of the two cores in
+   C threads: benchmarks/kafka_tail.py). An event is visible when the projection's
+   transaction that applied it commits, which the projection announces on its pg_notify
+   channel: this process LISTENs and takes the arrival time. The baseline is the time to
+   read the same event back from Kafka. The projection's own figure (VISIBLE_LAG, from
+   ce_time to commit) is read from /metrics too. Beside them, the work an event costs,
+   which a busy machine does not blur: the aging process's CPU, its database server
+   processes' CPU, the Kafka broker's, this process's own (it shares the two cores), and
+   how many events a commit holds (a busier machine makes bigger, cheaper commits).
    Then the projection's writer alone, in this process, at a fixed number of events a
    commit: its CPU per event here and in PostgreSQL, and its statements per commit.
 3. Payment prediction error on the IBM sample (backtest), beside "paid on the due date".
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -51,15 +54,13 @@ from urllib.parse import urlparse, urlunparse
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-from benchmarks.kafka_tail import percentile, read_from_end
+from benchmarks.kafka_tail import LightPublisher, ReadBack, percentile
 from benchmarks.table import Figure, print_table
 from libs.events import InvoiceIssued, KafkaRecord, Money, PaymentApplied, decode, encode
 from libs.events.topics import AR_INVOICING, AR_MATCHING, physical_topic
 from libs.runtime.projection import ProjectionWriter, changes_channel
-from libs.runtime.publisher import EventPublisher
 from libs.sample_data import load_ibm_sample
 from services.aging import aggregates, prediction, projections, queries
 from services.aging.projections import SCHEMA
@@ -305,27 +306,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def work_done(connection: asyncpg.Connection, aging_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the aging process and of each of the database's server
-    processes (but this connection's): on a busy machine latencies say little, the work
-    per event says what the projection costs."""
+def kafka_broker_pid() -> int | None:
+    """The local Kafka broker's process (deploy/local/stack.sh starts one), if any."""
+    for status in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if b"\0kafka.Kafka\0" in status.read_bytes():
+                return int(status.parent.name)
+    return None
+
+
+async def work_done(connection: asyncpg.Connection, aging_pid: int,
+                    broker_pid: int | None) -> dict[str, float]:
+    """CPU seconds so far of the aging process, of the Kafka broker and of each of the
+    database's server processes (but this connection's): on a busy machine latencies say
+    little, the work per event says what the projection costs."""
     backends = await connection.fetch(
         "SELECT pid FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-    return {"aging": cpu_seconds(aging_pid),
+    return {"aging": cpu_seconds(aging_pid), "kafka": cpu_seconds(broker_pid or 0),
             **{f"backend {row['pid']}": cpu_seconds(row["pid"]) for row in backends}}
 
 
 async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
                       seconds: int, customers: int, aging_pid: int) -> None:
-    bus = EventPublisher(kafka, source="bench-lag")
-    await bus.__aenter__()
+    publisher = LightPublisher(kafka)
     listener = await asyncpg.connect(database_url)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await consumer.start()
+    read_back = ReadBack(kafka, [physical_topic(AR_INVOICING), physical_topic(AR_MATCHING)])
+    broker = kafka_broker_pid()
     sent_at: dict[str, float] = {}
     visible: dict[str, float] = {}
-    read_back: dict[str, float] = {}
 
     commits = 0  # of the projection's, with events of the run
 
@@ -340,32 +349,19 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
 
     await listener.add_listener(changes_channel(SCHEMA), on_notify)
     try:
-        topics = [physical_topic(AR_INVOICING), physical_topic(AR_MATCHING)]
-        await read_from_end(consumer, topics)
-
-        async def read() -> None:
-            while True:
-                for records in (await consumer.getmany(timeout_ms=50)).values():
-                    now = time.perf_counter()
-                    for record in records:
-                        headers = dict(record.headers)
-                        read_back.setdefault(headers["ce_id"].decode(), now)
-
-        reader = asyncio.create_task(read())
-
         def records_for(index: int, tag: str) -> list[KafkaRecord]:
-            return [bus.record(event, TENANT, event_id=f"{tag}-{index}-{type(event).__name__}")
+            return [encode(event, event_id=f"{tag}-{index}-{type(event).__name__}",
+                           tenant=TENANT, source="bench-lag", time=datetime.now(UTC))
                     for event in lag_events(index, customers)]
 
-        async def send(records: list[KafkaRecord], scheduled: float) -> list[str]:
+        def send(records: list[KafkaRecord], scheduled: float) -> list[str]:
             ids = []
             sent_on = now_as_ce_time()
             for record in records:
                 event_id = record_id(record)
                 sent_at[event_id] = scheduled
                 ids.append(event_id)
-                await bus.producer.send(record.topic, record.value, key=record.key,
-                                        headers=stamped(record.headers, sent_on))
+                publisher.send(record, stamped(record.headers, sent_on))
             return ids
 
         # Warm up until the consumer group has settled: probes, five a second, each
@@ -374,7 +370,7 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
         while prompt < 20:
             if time.monotonic() > deadline:
                 raise TimeoutError("the aging projection did not settle in 120 s")
-            ids = await send(records_for(probe, "probe"), time.perf_counter())
+            ids = send(records_for(probe, "probe"), time.perf_counter())
             probe += 1
             await asyncio.sleep(0.2)
             prompt = prompt + 1 if all(i in visible for i in ids) and max(
@@ -386,7 +382,7 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
         # sharing the machine's two cores, spends less of them meanwhile.
         planned = [records_for(index, "run") for index in range(rate * seconds)]
         measured: list[str] = []
-        work_before = await work_done(listener, aging_pid)
+        work_before = await work_done(listener, aging_pid, broker)
         load_before, own_before = os.getloadavg()[0], time.process_time()
         started = time.perf_counter()
         index, sent = 0, 0
@@ -395,30 +391,29 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            ids = await send(planned[index], scheduled)
+            ids = send(planned[index], scheduled)
             measured += ids
             sent += len(ids)
             index += 1
-        await bus.producer.flush()
+        publisher.flush()
         send_lag = time.perf_counter() - started - seconds
         deadline = time.monotonic() + 60
         while sum(1 for i in measured if i in visible) < len(measured) \
                 and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
-        reader.cancel()
         own_cpu, load_after = time.process_time() - own_before, os.getloadavg()[0]
         await asyncio.sleep(1)  # server processes report their commits about once a second
         work = {name: spent - work_before.get(name, 0.0)
-                for name, spent in (await work_done(listener, aging_pid)).items()}
+                for name, spent in (await work_done(listener, aging_pid, broker)).items()}
         async with httpx.AsyncClient() as client:
             metrics = (await client.get(f"{aging_url}/metrics")).text
     finally:
-        await consumer.stop()
+        read_back.stop()
         await listener.close()
-        await bus.__aexit__()
 
+    read_back_at = read_back.seen
     lags = [(visible[i] - sent_at[i]) * 1000 for i in measured if i in visible]
-    kafka_lags = [(read_back[i] - sent_at[i]) * 1000 for i in measured if i in read_back]
+    kafka_lags = [(read_back_at[i] - sent_at[i]) * 1000 for i in measured if i in read_back_at]
     missing = len(measured) - len(lags)
     p99 = percentile(lags, 0.99)
     seen = [visible[i] for i in measured if i in visible]
@@ -437,6 +432,8 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
         Figure("events visible", len(lags), "", "events sent", len(measured),
                f"all {len(measured)}", missing == 0),
         Figure("aging process CPU per event", work.pop("aging") * 1000 / len(measured), "ms"),
+        Figure("Kafka broker CPU per event (all its clients: this one, aging)",
+               work.pop("kafka") * 1000 / len(measured), "ms"),
         Figure("events per commit of the projection (its notices)",
                len(measured) / max(commits, 1), ""),
         Figure("PostgreSQL CPU per event (aging's connections)",

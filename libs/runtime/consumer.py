@@ -105,14 +105,16 @@ class OffsetCommitter:
 
 
 class InboundConsumer(ABC):
-    """One topic's subscriber. With `batch_size` > 1 it takes what the broker has
-    ready, up to that many records, and `apply_together` may apply them at once."""
+    """A subscriber to one topic, or to several at once (one fetch brings what each
+    has ready). With `batch_size` > 1 it takes what the broker has ready, up to that
+    many records, and `apply_together` may apply them at once."""
 
-    def __init__(self, broker: KafkaBroker, settings: ServiceSettings, topic: str,
-                 batch_size: int = 1) -> None:
+    def __init__(self, broker: KafkaBroker, settings: ServiceSettings,
+                 topic: str | tuple[str, ...], batch_size: int = 1) -> None:
         self.broker = broker
         self.settings = settings
-        self.topic = topic
+        topics = (topic,) if isinstance(topic, str) else topic
+        self.topic = ", ".join(topics)  # for the logs
         self._failures: dict[tuple[int, int], int] = {}
         self._next_offsets: dict[tuple[str, int], int] = {}
         self._offsets = OffsetCommitter(settings.offset_commit_interval)
@@ -128,14 +130,14 @@ class InboundConsumer(ABC):
             decoder=raw_bytes,
         )
         if batch_size > 1:
-            subscriber = broker.subscriber(physical_topic(topic), batch=True,
+            subscriber = broker.subscriber(*map(physical_topic, topics), batch=True,
                                            max_records=batch_size, **subscription)
             # FastStream keeps the group membership; the batches are ours (see
             # `_poll_and_apply`), and its pipeline never sees them.
             subscriber.get_msg = self._poll_and_apply
             subscriber(self._applied_by_the_poll)
         else:
-            broker.subscriber(physical_topic(topic), **subscription)(self.on_message)
+            broker.subscriber(*map(physical_topic, topics), **subscription)(self.on_message)
 
     @abstractmethod
     async def apply(self, record: ConsumerRecord, envelope: Envelope,
@@ -196,7 +198,8 @@ class InboundConsumer(ABC):
                 or not self._prefetcher.running:
             if self._prefetcher is not None:  # the subscriber restarted, or it failed
                 await self._prefetcher.stop()
-            self._prefetcher = Prefetcher(consumer, limit=2 * self.batch_size)
+            self._prefetcher = Prefetcher(consumer, limit=2 * self.batch_size,
+                                          prepare=_decoded_or_none)
         batch = await self._prefetcher.take(self.batch_size)
         if batch:
             try:
@@ -217,9 +220,11 @@ class InboundConsumer(ABC):
         # transactions may run side by side; a conflict on a shared aggregate is refused
         # by the store and that partition's records are applied one by one.
         groups = [list(batch)] if self.batches_span_partitions else list(partitions.values())
+        topics = {topic for topic, _ in partitions}
+        topic = topics.pop() if len(topics) == 1 else None  # else a batch of several
         with TRACER.start_as_current_span(
-                f"{batch[0].topic} process", kind=trace.SpanKind.CONSUMER,
-                attributes={**_kafka_attributes(batch[0].topic),
+                f"{topic} process" if topic else "process", kind=trace.SpanKind.CONSUMER,
+                attributes={**_kafka_attributes(topic),
                             "messaging.consumer.group.name": self.settings.consumer_group,
                             "messaging.batch.message_count": len(batch)}):
             outcomes = await asyncio.gather(*(self.apply_together(records)
@@ -246,8 +251,7 @@ class InboundConsumer(ABC):
         applied one by one instead, so a bad record is dead-lettered alone."""
         if len(records) > 1:
             try:
-                decoded = [(record, *decode(record.headers, record.value))
-                           for record in records]
+                decoded = [self._decoded(record) for record in records]
                 outcomes = await self.apply_batch(decoded)
             except Exception as error:  # noqa: BLE001 - the one-by-one path decides
                 log.info("%d records of %s applied one by one instead (%r)",
@@ -260,6 +264,11 @@ class InboundConsumer(ABC):
         for record in records:
             with record_span(record):
                 await self._deal_with(record)
+
+    def _decoded(self, record: ConsumerRecord) -> Decoded:
+        """The record decoded, as it was on arrival if it was (`_decoded_or_none`)."""
+        ahead = self._prefetcher.prepared(record) if self._prefetcher is not None else None
+        return ahead or (record, *decode(record.headers, record.value))
 
     async def apply_batch(self, decoded: list[Decoded]) -> list[str]:
         """Make the records' effects durable in one transaction; return their outcomes.
@@ -404,6 +413,16 @@ class TrackedConsumer(InboundConsumer):
         self.note_stored(record)
 
 
+def _decoded_or_none(record: ConsumerRecord) -> Decoded | None:
+    """A batch's record decoded as it arrives; None if it does not decode (the batch
+    decodes it again, fails, and its records go one by one, this one to the dead
+    letters)."""
+    try:
+        return (record, *decode(record.headers, record.value))
+    except Exception:  # noqa: BLE001 - decided again, as it always was, by the batch
+        return None
+
+
 def record_span(record: ConsumerRecord) -> AbstractContextManager[trace.Span]:
     """A span for applying one record of a batch, in the trace the record carries (as
     FastStream's span for a single message is), so what the handler stores continues
@@ -416,8 +435,10 @@ def record_span(record: ConsumerRecord) -> AbstractContextManager[trace.Span]:
                     "messaging.kafka.offset": record.offset})
 
 
-def _kafka_attributes(topic: str) -> dict[str, str]:
-    """OpenTelemetry's messaging attributes for reading `topic`."""
+def _kafka_attributes(topic: str | None) -> dict[str, str]:
+    """OpenTelemetry's messaging attributes for reading `topic` (None: several)."""
+    if topic is None:
+        return {"messaging.system": "kafka"}
     return {"messaging.system": "kafka", "messaging.destination.name": topic}
 
 

@@ -6,11 +6,11 @@ consumed positions are stored, and what changed is announced (NOTIFY, delivered 
 commit: live views refresh, on every replica). The Kafka offsets are committed after.
 
 A process writes a projection through one `ProjectionWriter`, one transaction at a time:
-whatever its consumers (one per topic) have ready when a transaction begins goes into
-it. In it, consecutive events of one type are applied together where the projection
-has a batch handler for the type: set-based statements over arrays, so a transaction
-costs about five round trips (BEGIN and COMMIT included) however many events it holds:
-a round trip costs each side ~0.1 ms of CPU here, as much as a few events' work.
+whatever its consumers (aging has one for all its topics) have ready when a transaction
+begins goes into it. In it, consecutive events of one type are applied together where the
+projection has a batch handler for the type: set-based statements over arrays, so a
+transaction costs about five round trips (BEGIN and COMMIT included) however many events
+it holds: a round trip costs each side ~0.1 ms of CPU here, as much as a few events' work.
 
 Handlers write unqualified SQL: each transaction first points `search_path` at the
 projection's schema, so the same handlers can fill a fresh schema during a rebuild.
@@ -223,7 +223,8 @@ async def apply_all(connection: asyncpg.Connection, events: list[Handled],
         else:
             outcomes.append(DUPLICATE)
     # One topic's events after another's, each in its order: two topics' events are in no
-    # order (each topic has its consumer), and runs of a type stay whole, each a statement.
+    # order (each topic is a log of its own), and runs of a type stay whole, each a
+    # statement.
     to_apply.sort(key=lambda handled: type(handled[1]).topic)
     for event_type, run in groupby(to_apply, key=lambda handled: type(handled[1])):
         if event_type in batch_handlers:
@@ -391,7 +392,8 @@ class ProjectionConsumer(InboundConsumer):
     `batch_handlers` are applied a run at a time, in set-based statements."""
 
     def __init__(self, broker: KafkaBroker, settings: ServiceSettings, pool: asyncpg.Pool,
-                 topic: str, handlers: dict[type[IntegrationEvent], ProjectionHandler],
+                 topic: str | tuple[str, ...],
+                 handlers: dict[type[IntegrationEvent], ProjectionHandler],
                  batch_size: int = 1,
                  batch_handlers: dict[type[IntegrationEvent], BatchHandler] | None = None,
                  writer: ProjectionWriter | None = None) -> None:
