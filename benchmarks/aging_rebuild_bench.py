@@ -73,7 +73,7 @@ async def pretend_live_projection(database_url: str) -> None:
     try:
         await connection.execute(f"CREATE SCHEMA {projections.SCHEMA}")
         await connection.execute(projections.ddl())
-        ends = await end_offsets(BOOTSTRAP, tuple(physical_topic(topic) for topic in TOPICS))
+        ends = end_offsets(BOOTSTRAP, tuple(physical_topic(topic) for topic in TOPICS))
         await connection.executemany(
             f"INSERT INTO {projections.SCHEMA}.consumer_positions VALUES ($1, $2, $3)",
             [(topic, partition, end) for (topic, partition), end in ends.items()])

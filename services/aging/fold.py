@@ -79,8 +79,7 @@ class CashMove(NamedTuple):
 class PartitionFold:
     """The projection's rows for one partition index, as the live handlers make them."""
 
-    seen_events: set[str] = field(default_factory=set)
-    applied_events: list[tuple[str, str]] = field(default_factory=list)
+    applied_events: dict[str, str] = field(default_factory=dict)  # event id: event type
     items: dict[tuple[str, str], list] = field(default_factory=dict)
     applications: dict[tuple[str, str], tuple] = field(default_factory=dict)
     changes: dict[tuple[str, str], tuple] = field(default_factory=dict)
@@ -112,11 +111,10 @@ class PartitionFold:
     def apply(self, event_type: str, event_id: str, tenant: str, body: Body,
               order: tuple[int, int, int, int]) -> bool:
         """Fold one event; False if its id was applied before (a re-publication)."""
-        if event_id in self.seen_events:
+        if event_id in self.applied_events:
             return False
         self.handlers[event_type](event_id, tenant, body, order)
-        self.seen_events.add(event_id)
-        self.applied_events.append((event_id, event_type))
+        self.applied_events[event_id] = event_type
         return True
 
     # -- erp.customers, ar.credit -------------------------------------------------------

@@ -38,9 +38,9 @@ from libs.events.topics import physical_topic
 from libs.runtime.projection import SWITCH_LOCK, apply_once, enter_schema, store_position
 
 from . import aggregates, analysts, projections
-from .fold import UNAPPLIED_COLUMNS, fold_unapplied_cash
+from .fold import UNAPPLIED_COLUMNS, CashMove, fold_unapplied_cash
 from .main import AgingSettings
-from .open_items import refresh_open_item
+from .open_items import refresh_open_items
 from .replay import (
     PartitionJob,
     PartitionLoad,
@@ -60,8 +60,11 @@ HANDLERS_BY_TOPIC = {physical_topic(topic): handlers
 LOADED_TABLES = ("open_items", "applications", "document_changes", "customers",
                  "applied_events", "unapplied_cash")
 # For the rebuild's own sessions: FILL's groupings and the key sorts stay in memory (at the
-# server's 4 MB they spill to disk and take twice as long).
-BULK_SETTINGS = "SET work_mem = '256MB'; SET maintenance_work_mem = '512MB'"
+# server's 4 MB they spill to disk and take twice as long). An index is built by its
+# session alone: two sessions keep both cores busy already, and with parallel workers an
+# index took half as long again.
+BULK_SETTINGS = ("SET work_mem = '256MB'; SET maintenance_work_mem = '512MB'; "
+                 "SET max_parallel_maintenance_workers = 0")
 
 
 @dataclass(frozen=True)
@@ -97,16 +100,17 @@ async def _catch_up(connection: asyncpg.Connection, settings: AgingSettings, sch
     """Apply, with the live handlers, what lies between the fresh schema's positions and
     `ends`; inside the caller's transaction. Returns how many records were read."""
     applied = 0
-    async for record in records_between(settings.kafka_bootstrap_servers, starts, ends):
+    for record in records_between(settings.kafka_bootstrap_servers, starts, ends):
         applied += 1
-        await store_position(connection, record.topic, record.partition, record.offset + 1)
-        if (record.topic, record.partition, record.offset) in refused:
+        topic, partition, offset = record.topic(), record.partition(), record.offset()
+        await store_position(connection, topic, partition, offset + 1)
+        if (topic, partition, offset) in refused:
             continue
         try:
-            envelope, event = decode(record.headers, record.value)
+            envelope, event = decode(record.headers(), record.value())
         except InvalidEvent:
             continue  # the live consumer dead-letters it
-        handler = HANDLERS_BY_TOPIC[record.topic].get(type(event))
+        handler = HANDLERS_BY_TOPIC[topic].get(type(event))
         await apply_once(connection, handler, envelope, event)
     return applied
 
@@ -162,7 +166,8 @@ async def _finish_tables(connection: asyncpg.Connection, database_url: str, sche
     """What the workers could not do alone, then the keys, aggregates and indexes, on two
     connections at once (the server builds each on one core), then the triggers: their DDL
     locks three tables in one transaction, so it waits until nothing else runs."""
-    cash = fold_unapplied_cash(move for load in loads for move in load.cash_moves)
+    cash = fold_unapplied_cash(CashMove._make(move)  # (sent back as plain tuples)
+                               for load in loads for move in load.cash_moves)
     await copy_rows(connection, schema, "unapplied_cash", UNAPPLIED_COLUMNS, cash)
     await connection.executemany(
         f"INSERT INTO {schema}.consumer_positions VALUES ($1, $2, $3)",
@@ -189,11 +194,10 @@ async def _open_items_and_aggregates(connection: asyncpg.Connection, schema: str
                                      primary_key: str | None) -> None:
     if primary_key:
         await connection.execute(primary_key)
-    async with connection.transaction():
-        await enter_schema(connection, schema, schema)
-        for tenant, invoice_id in strangers:
-            # facts about an item folded on another partition index
-            await refresh_open_item(connection, tenant, invoice_id)
+    if strangers:  # facts about items folded on another partition index
+        async with connection.transaction():
+            await enter_schema(connection, schema, schema)
+            await refresh_open_items(connection, strangers)
     await connection.execute(aggregates.FILL.format(schema=schema))
     await connection.execute(f"ANALYZE {schema}.open_by_due_date, {schema}.open_by_issue_date")
 
@@ -249,8 +253,8 @@ async def rebuild(settings: AgingSettings, workers: ProcessPoolExecutor,
         watch.lap("fresh tables")
         load_started = time.perf_counter()
         judged = await live_positions(connection, live)
-        ends, refused = await ends_and_refusals(settings.kafka_bootstrap_servers, topics,
-                                                settings.consumer_group)
+        ends, refused = ends_and_refusals(settings.kafka_bootstrap_servers, topics,
+                                          settings.consumer_group)
         watch.lap("positions and dead letters")
         loads = await _load(settings, workers, fresh, ends, judged, refused)
         watch.lap("workers: read, fold, copy")
