@@ -182,6 +182,12 @@ class InboundConsumer(ABC):
     # Whether `apply_batch` takes records of several partitions (one transaction for
     # the whole batch) or one partition's at a time.
     batches_span_partitions = False
+    # Whether, while a batch is applied, the broker gathers the next records for a few
+    # milliseconds and they are decoded as they arrive (see `Prefetcher`). It pays where
+    # the loop waits on the database for longer than that (a projection's commit); where
+    # a batch is decided in a thread beside the loop, decoding beside it competes for the
+    # GIL, and gathering only delays the next decision (2-5 ms at p50 in credit).
+    prefetch_while_busy = False
 
     async def _poll_and_apply(self, consumer: AIOKafkaConsumer) -> tuple[()]:
         """The batch subscriber's poll: takes what arrived (see `Prefetcher`), up to a
@@ -198,8 +204,9 @@ class InboundConsumer(ABC):
                 or not self._prefetcher.running:
             if self._prefetcher is not None:  # the subscriber restarted, or it failed
                 await self._prefetcher.stop()
-            self._prefetcher = Prefetcher(consumer, limit=2 * self.batch_size,
-                                          prepare=_decoded_or_none)
+            self._prefetcher = Prefetcher(
+                consumer, limit=2 * self.batch_size, gather=self.prefetch_while_busy,
+                prepare=_decoded_or_none if self.prefetch_while_busy else None)
         batch = await self._prefetcher.take(self.batch_size)
         if batch:
             try:

@@ -12,13 +12,13 @@ its own, so the next fetch is always under way: when a batch is done, what arriv
 meanwhile is already here, and an idle subscriber waits on one long poll instead of
 waking every few milliseconds.
 
-While its subscriber applies a batch, it also paces the fetches: the broker answers a
-fetch once it holds records, so under steady load every record came in a fetch of its
-own. Each cost aiokafka 0.2-0.4 ms of CPU (its protocol code is Python), and the broker
-about as much: at a thousand records a second, most of a core between them. So while a
-batch is being applied, a fetch asks the broker to gather for up to `GATHER_MS`;
-records that arrive meanwhile would wait for the batch anyway. An idle subscriber's
-fetch still returns on the first record.
+If asked (`gather`), it also paces the fetches while its subscriber applies a batch:
+the broker answers a fetch once it holds records, so under steady load every record
+came in a fetch of its own. Each cost aiokafka 0.2-0.4 ms of CPU (its protocol code is
+Python), and the broker about as much: at a thousand records a second, most of a core
+between them. So while a batch is being applied, a fetch asks the broker to gather for
+up to `GATHER_MS`; records that arrive meanwhile would wait for the batch anyway. An
+idle subscriber's fetch still returns on the first record.
 
 It may also `prepare` each record as it arrives (its subscriber decodes it): the work
 is then done while the subscriber waits on its database, not between two batches.
@@ -47,10 +47,11 @@ class Prefetcher:
     """One consumer's records, fetched ahead of the batches that take them, at most
     `limit` held at a time (a backlog stays on the broker, not in memory)."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, limit: int,
+    def __init__(self, consumer: AIOKafkaConsumer, limit: int, gather: bool = False,
                  prepare: Callable[[ConsumerRecord], Any] | None = None) -> None:
         self.consumer = consumer
         self.limit = limit
+        self._pace = gather
         self._prepare = prepare
         self._prepared: dict[tuple[str, int, int], Any] = {}  # of the records held
         self._taken: dict[tuple[str, int, int], Any] = {}  # of the last batch taken
@@ -117,7 +118,7 @@ class Prefetcher:
         request, and has no public way to change them (aiokafka is pinned)."""
         fetcher = self.consumer._fetcher  # noqa: SLF001
         fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = (  # noqa: SLF001
-            (GATHER_BYTES, GATHER_MS) if busy else self._idle_fetch)
+            (GATHER_BYTES, GATHER_MS) if busy and self._pace else self._idle_fetch)
 
     def prepared(self, record: ConsumerRecord) -> Any:
         """What `prepare` made of a record of the batch `take` returned last (None if

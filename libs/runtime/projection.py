@@ -407,6 +407,7 @@ class ProjectionConsumer(InboundConsumer):
         super().__init__(broker, settings, topic, batch_size)
 
     batches_span_partitions = True  # (libs/runtime/consumer.py)
+    prefetch_while_busy = True
 
     async def apply(self, record: ConsumerRecord, envelope: Envelope,
                     event: IntegrationEvent) -> str:

@@ -70,6 +70,12 @@ class RecordingConsumer(InboundConsumer):
         return APPLIED
 
 
+class GatheringConsumer(RecordingConsumer):
+    """As a projection's consumer: the broker gathers records while a batch is applied."""
+
+    prefetch_while_busy = True
+
+
 @pytest.fixture
 async def topic(infrastructure):  # noqa: ANN001, ANN201
     name = f"test.batches.{uuid.uuid4().hex[:8]}"
@@ -87,13 +93,14 @@ async def two_topics(infrastructure):  # noqa: ANN001, ANN201
 
 
 async def consuming(infrastructure, topic: str | tuple[str, ...],  # noqa: ANN001
+                    kind: type[RecordingConsumer] = RecordingConsumer,
                     **behaviour) -> tuple:  # noqa: ANN003
     settings = ServiceSettings(service_name=f"batches_{uuid.uuid4().hex[:8]}",
                                kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                                database_url=infrastructure.database_url,
                                max_delivery_attempts=2)
     broker = make_broker(settings)
-    consumer = RecordingConsumer(broker, settings, topic, batch_size=50, **behaviour)
+    consumer = kind(broker, settings, topic, batch_size=50, **behaviour)
     await broker.start()
     return broker, consumer
 
@@ -167,7 +174,8 @@ async def test_the_broker_gathers_records_while_a_batch_is_applied_not_while_idl
     (the broker gathers them for up to GATHER_MS); once idle, the consumer waits in long
     polls instead of asking every GATHER_MS."""
     monkeypatch.setattr(prefetch, "GATHER_MS", 50)  # plain to see on a busy machine
-    broker, consumer = await consuming(infrastructure, topic, hold_every_batch=0.1)
+    broker, consumer = await consuming(infrastructure, topic, kind=GatheringConsumer,
+                                       hold_every_batch=0.1)
     fetches: list[float] = []
     try:
         async with EventPublisher(infrastructure.kafka_bootstrap_servers) as erp:
