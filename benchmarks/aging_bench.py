@@ -59,6 +59,7 @@ from aiokafka.structs import ConsumerRecord
 from benchmarks.kafka_tail import LightPublisher, ReadBack, percentile
 from benchmarks.table import Figure, print_table
 from libs.events import InvoiceIssued, KafkaRecord, Money, PaymentApplied, decode, encode
+from libs.events.envelope import ce_time
 from libs.events.topics import AR_INVOICING, AR_MATCHING, physical_topic
 from libs.runtime.projection import ProjectionWriter, changes_channel
 from libs.sample_data import load_ibm_sample
@@ -411,9 +412,9 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
         read_back.stop()
         await listener.close()
 
-    read_back_at = read_back.seen
     lags = [(visible[i] - sent_at[i]) * 1000 for i in measured if i in visible]
-    kafka_lags = [(read_back_at[i] - sent_at[i]) * 1000 for i in measured if i in read_back_at]
+    kafka_lags = [(read_back.seen[i] - sent_at[i]) * 1000 for i in measured
+                  if i in read_back.seen]
     missing = len(measured) - len(lags)
     p99 = percentile(lags, 0.99)
     seen = [visible[i] for i in measured if i in visible]
@@ -454,8 +455,8 @@ def record_id(record) -> str:  # noqa: ANN001
 
 
 def now_as_ce_time() -> bytes:
-    """The ce_time header's value for now (as libs.events.envelope writes it)."""
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z").encode()
+    """The ce_time header's value for now."""
+    return ce_time(datetime.now(UTC)).encode()
 
 
 def stamped(headers: list[tuple[str, bytes]], ce_time: bytes) -> list[tuple[str, bytes]]:

@@ -19,6 +19,11 @@ class MissingHeader(ValueError):
     pass
 
 
+def ce_time(moment: datetime) -> str:
+    """`moment` as the ce_time header carries it: ISO 8601 in UTC, with a Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -37,7 +42,7 @@ class Envelope(BaseModel):
             "ce_id": self.id,
             "ce_type": self.type,
             "ce_source": self.source,
-            "ce_time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "ce_time": ce_time(self.time),
             "ce_subject": self.subject,
             "content-type": CONTENT_TYPE,
             "tenant": self.tenant,

@@ -51,11 +51,11 @@ class Prefetcher:
                  prepare: Callable[[ConsumerRecord], Any] | None = None) -> None:
         self.consumer = consumer
         self.limit = limit
-        self._pace = gather
+        self._gather_while_busy = gather
         self._prepare = prepare
-        self._prepared: dict[tuple[str, int, int], Any] = {}  # of the records held
+        # Each record held, with what `prepare` made of it (None if nothing).
+        self._ready: deque[tuple[ConsumerRecord, Any]] = deque()
         self._taken: dict[tuple[str, int, int], Any] = {}  # of the last batch taken
-        self._ready: deque[ConsumerRecord] = deque()
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -70,12 +70,10 @@ class Prefetcher:
                 await self._room.wait()
                 fetched = await self.consumer.getmany(
                     timeout_ms=IDLE_POLL_MS, max_records=self.limit - len(self._ready))
+                prepare = self._prepare
                 for records in fetched.values():
-                    self._ready.extend(records)
-                    if self._prepare is not None:
-                        for record in records:
-                            self._prepared[record.topic, record.partition, record.offset] = \
-                                self._prepare(record)
+                    self._ready.extend((record, prepare(record) if prepare else None)
+                                       for record in records)
                 if self._ready:
                     self._arrived.set()
                 if len(self._ready) >= self.limit:
@@ -101,13 +99,11 @@ class Prefetcher:
         owned = self.consumer.assignment()
         batch, self._taken = [], {}
         while self._ready and len(batch) < max_records:
-            record = self._ready.popleft()
-            key = (record.topic, record.partition, record.offset)
-            prepared = self._prepared.pop(key, None)
+            record, prepared = self._ready.popleft()
             # Fetched before a rebalance took its partition away: the new owner has it.
             if TopicPartition(record.topic, record.partition) in owned:
                 batch.append(record)
-                self._taken[key] = prepared
+                self._taken[record.topic, record.partition, record.offset] = prepared
         self._room.set()
         self._gather(busy=bool(batch))
         return tuple(batch)
@@ -118,7 +114,7 @@ class Prefetcher:
         request, and has no public way to change them (aiokafka is pinned)."""
         fetcher = self.consumer._fetcher  # noqa: SLF001
         fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = (  # noqa: SLF001
-            (GATHER_BYTES, GATHER_MS) if busy and self._pace else self._idle_fetch)
+            (GATHER_BYTES, GATHER_MS) if busy and self._gather_while_busy else self._idle_fetch)
 
     def prepared(self, record: ConsumerRecord) -> Any:
         """What `prepare` made of a record of the batch `take` returned last (None if
@@ -128,10 +124,8 @@ class Prefetcher:
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         """Drop what was fetched of these partitions (about to be sought back)."""
         dropped = {(partition.topic, partition.partition) for partition in partitions}
-        self._ready = deque(record for record in self._ready
-                            if (record.topic, record.partition) not in dropped)
-        self._prepared = {key: value for key, value in self._prepared.items()
-                          if key[:2] not in dropped}
+        self._ready = deque(held for held in self._ready
+                            if (held[0].topic, held[0].partition) not in dropped)
         self._room.set()
 
     async def stop(self) -> None:

@@ -249,11 +249,13 @@ def _batches(consumer: Consumer, topic: str, partition: int, start: int,
     consumer.assign([TopicPartition(topic, partition, start)])
     waited = 0.0
     while start < end:
-        messages = consumer.consume(min(end - start, BATCH), POLL_SECONDS)
-        records = [message for message in messages if message.error() is None]
-        at_log_end = len(records) < len(messages)  # or a failure
-        for message in messages if at_log_end else ():
-            if (error := message.error()) and error.code() != END_OF_PARTITION:
+        records, at_log_end = [], False
+        for message in consumer.consume(min(end - start, BATCH), POLL_SECONDS):
+            if (error := message.error()) is None:
+                records.append(message)
+            elif error.code() == END_OF_PARTITION:
+                at_log_end = True
+            else:
                 raise KafkaException(error)
         if records and records[-1].offset() >= end:
             records = [record for record in records if record.offset() < end]
@@ -262,7 +264,7 @@ def _batches(consumer: Consumer, topic: str, partition: int, start: int,
             yield records
         if at_log_end:
             return
-        waited += 0.0 if messages else POLL_SECONDS
+        waited += 0.0 if records else POLL_SECONDS
         if waited >= TIMEOUT:
             raise TimeoutError(f"nothing read from {topic} [{partition}] at offset {start} "
                                f"in {TIMEOUT:.0f} s")
