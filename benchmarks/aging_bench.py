@@ -23,12 +23,15 @@
    does, but through librdkafka, which spends this process's share of the two cores in
    C threads: benchmarks/kafka_tail.py). An event is visible when the projection's
    transaction that applied it commits, which the projection announces on its pg_notify
-   channel: this process LISTENs and takes the arrival time. The baseline is the time to
-   read the same event back from Kafka. The projection's own figure (VISIBLE_LAG, from
+   channel: this process LISTENs and takes the arrival time. The baseline, measured just
+   before, is Kafka alone: the same records at the same rate, published to a topic no
+   service reads and read back here (not during the run: a reader's fetches would load
+   the broker the run measures). The projection's own figure (VISIBLE_LAG, from
    ce_time to commit) is read from /metrics too. Beside them, the work an event costs,
    which a busy machine does not blur: the aging process's CPU, its database server
-   processes' CPU, the Kafka broker's, this process's own (it shares the two cores), and
-   how many events a commit holds (a busier machine makes bigger, cheaper commits).
+   processes' CPU, the Kafka broker's, this process's own (it shares the two cores), how
+   many events a commit holds (a busier machine makes bigger, cheaper commits), and the
+   share of the machine's cores that all of it keeps busy at the rate.
    Then the projection's writer alone, in this process, at a fixed number of events a
    commit: its CPU per event here and in PostgreSQL, and its statements per commit.
 3. Payment prediction error on the IBM sample (backtest), beside "paid on the due date".
@@ -38,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -46,10 +48,9 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import asyncpg
@@ -57,10 +58,12 @@ import httpx
 from aiokafka.structs import ConsumerRecord
 
 from benchmarks.kafka_tail import LightPublisher, ReadBack, percentile
+from benchmarks.machine import CORES, cpu_seconds, kafka_broker_pid
 from benchmarks.table import Figure, print_table
 from libs.events import InvoiceIssued, KafkaRecord, Money, PaymentApplied, decode, encode
 from libs.events.envelope import ce_time
 from libs.events.topics import AR_INVOICING, AR_MATCHING, physical_topic
+from libs.runtime.kafka import create_topics, delete_topics
 from libs.runtime.projection import ProjectionWriter, changes_channel
 from libs.sample_data import load_ibm_sample
 from services.aging import aggregates, prediction, projections, queries
@@ -298,24 +301,6 @@ def histogram_p99(metrics: str) -> float | None:
     return next(bound * 1000 for bound in sorted(buckets) if buckets[bound] >= 0.99 * total)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU a process has used so far (Linux); 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def kafka_broker_pid() -> int | None:
-    """The local Kafka broker's process (deploy/local/stack.sh starts one), if any."""
-    for status in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError):
-            if b"\0kafka.Kafka\0" in status.read_bytes():
-                return int(status.parent.name)
-    return None
-
-
 async def work_done(connection: asyncpg.Connection, aging_pid: int,
                     broker_pid: int | None) -> dict[str, float]:
     """CPU seconds so far of the aging process, of the Kafka broker and of each of the
@@ -328,13 +313,89 @@ async def work_done(connection: asyncpg.Connection, aging_pid: int,
             **{f"backend {row['pid']}": cpu_seconds(row["pid"]) for row in backends}}
 
 
+BASELINE_TOPIC = "bench.kafka-alone"  # read by no service
+
+
+class Sender:
+    """Publishes planned records on a fixed schedule (open loop), each stamped with the
+    time it is sent; `sent_at[ce_id]` is when it was due."""
+
+    def __init__(self, publisher: LightPublisher, topic: str | None = None) -> None:
+        self.publisher, self.topic = publisher, topic  # topic: instead of the records' own
+        self.sent_at: dict[str, float] = {}
+        self.behind = 0.0  # seconds: how late the last of `on_schedule`'s went out
+
+    def send(self, records: list[KafkaRecord], scheduled: float) -> list[str]:
+        ids = []
+        sent_on = now_as_ce_time()
+        for record in records:
+            event_id = record_id(record)
+            self.sent_at[event_id] = scheduled
+            ids.append(event_id)
+            if self.topic:
+                record = replace(record, topic=self.topic)
+            self.publisher.send(record, stamped(record.headers, sent_on))
+        return ids
+
+    async def on_schedule(self, planned: list[list[KafkaRecord]], rate: int,
+                          events: int) -> list[str]:
+        """`events` of the planned records, `rate` a second (an invoice, or an invoice and
+        its payment, counted as two), whatever the reader does; returns the ids sent."""
+        sent: list[str] = []
+        started = time.perf_counter()
+        for records in planned:
+            if len(sent) >= events:
+                break
+            delay = started + len(sent) / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent += self.send(records, started + len(sent) / rate)
+        self.publisher.flush()
+        self.behind = time.perf_counter() - started - len(sent) / rate
+        return sent
+
+
+async def kafka_alone(kafka: str, warm_up: list[list[KafkaRecord]],
+                      planned: list[list[KafkaRecord]], rate: int, events: int) -> list[float]:
+    """The baseline: the same records at the same rate through Kafka alone, published to
+    a topic no service reads and read back here as they arrive (ms). It runs before the
+    projection's run, not beside it: its reader's fetches cost the broker about a quarter
+    of a millisecond a record, which would load the very machine the run measures."""
+    publisher = LightPublisher(kafka)
+    await create_topics(kafka, 2, topics=(BASELINE_TOPIC,))
+    topic = physical_topic(BASELINE_TOPIC)
+    read_back = ReadBack(kafka, [topic])
+    try:
+        sender = Sender(publisher, topic)
+        await sender.on_schedule(warm_up, rate, rate)
+        measured = await sender.on_schedule(planned, rate, events)
+        deadline = time.monotonic() + 30
+        while not all(i in read_back.seen for i in measured) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        read_back.stop()
+        await delete_topics(kafka, topics=(BASELINE_TOPIC,))
+    return [(read_back.seen[i] - sender.sent_at[i]) * 1000 for i in measured
+            if i in read_back.seen]
+
+
 async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
                       seconds: int, customers: int, aging_pid: int) -> None:
-    publisher = LightPublisher(kafka)
+    def records_for(index: int, tag: str) -> list[KafkaRecord]:
+        return [encode(event, event_id=f"{tag}-{index}-{type(event).__name__}",
+                       tenant=TENANT, source="bench-lag", time=datetime.now(UTC))
+                for event in lag_events(index, customers)]
+
+    # Made beforehand (ce_time is stamped as each is sent), so that this process, sharing
+    # the machine's two cores, spends less of them meanwhile.
+    planned = [records_for(index, "run") for index in range(rate * seconds)]
+    kafka_lags = await kafka_alone(
+        kafka, [records_for(index, "alone-warm-up") for index in range(rate)],
+        [records_for(index, "alone") for index in range(rate * seconds)], rate, rate * seconds)
+    sender = Sender(LightPublisher(kafka))
     listener = await asyncpg.connect(database_url)
-    read_back = ReadBack(kafka, [physical_topic(AR_INVOICING), physical_topic(AR_MATCHING)])
     broker = kafka_broker_pid()
-    sent_at: dict[str, float] = {}
+    sent_at = sender.sent_at
     visible: dict[str, float] = {}
 
     commits = 0  # of the projection's, with events of the run
@@ -350,54 +411,22 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
 
     await listener.add_listener(changes_channel(SCHEMA), on_notify)
     try:
-        def records_for(index: int, tag: str) -> list[KafkaRecord]:
-            return [encode(event, event_id=f"{tag}-{index}-{type(event).__name__}",
-                           tenant=TENANT, source="bench-lag", time=datetime.now(UTC))
-                    for event in lag_events(index, customers)]
-
-        def send(records: list[KafkaRecord], scheduled: float) -> list[str]:
-            ids = []
-            sent_on = now_as_ce_time()
-            for record in records:
-                event_id = record_id(record)
-                sent_at[event_id] = scheduled
-                ids.append(event_id)
-                publisher.send(record, stamped(record.headers, sent_on))
-            return ids
-
         # Warm up until the consumer group has settled: probes, five a second, each
         # visible within 100 ms for 4 s in a row.
         prompt, probe, deadline = 0, 0, time.monotonic() + 120
         while prompt < 20:
             if time.monotonic() > deadline:
                 raise TimeoutError("the aging projection did not settle in 120 s")
-            ids = send(records_for(probe, "probe"), time.perf_counter())
+            ids = sender.send(records_for(probe, "probe"), time.perf_counter())
             probe += 1
             await asyncio.sleep(0.2)
             prompt = prompt + 1 if all(i in visible for i in ids) and max(
                 visible[i] - sent_at[i] for i in ids) < 0.1 else 0
 
-        # Open loop: `rate` events a second (an invoice, or an invoice and its payment,
-        # counted as two), on schedule whatever the projection does. Their records are
-        # made beforehand (ce_time is stamped as each is sent), so that this process,
-        # sharing the machine's two cores, spends less of them meanwhile.
-        planned = [records_for(index, "run") for index in range(rate * seconds)]
-        measured: list[str] = []
         work_before = await work_done(listener, aging_pid, broker)
         load_before, own_before = os.getloadavg()[0], time.process_time()
-        started = time.perf_counter()
-        index, sent = 0, 0
-        while sent < rate * seconds:
-            scheduled = started + sent / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            ids = send(planned[index], scheduled)
-            measured += ids
-            sent += len(ids)
-            index += 1
-        publisher.flush()
-        send_lag = time.perf_counter() - started - seconds
+        measured = await sender.on_schedule(planned, rate, rate * seconds)
+        send_lag = sender.behind
         deadline = time.monotonic() + 60
         while sum(1 for i in measured if i in visible) < len(measured) \
                 and time.monotonic() < deadline:
@@ -409,23 +438,21 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
         async with httpx.AsyncClient() as client:
             metrics = (await client.get(f"{aging_url}/metrics")).text
     finally:
-        read_back.stop()
         await listener.close()
 
     lags = [(visible[i] - sent_at[i]) * 1000 for i in measured if i in visible]
-    kafka_lags = [(read_back.seen[i] - sent_at[i]) * 1000 for i in measured
-                  if i in read_back.seen]
     missing = len(measured) - len(lags)
     p99 = percentile(lags, 0.99)
     seen = [visible[i] for i in measured if i in visible]
     throughput = len(seen) / max(max(seen) - min(seen), 1e-9)
     own = histogram_p99(metrics)
+    cpu_per_event = (sum(work.values()) + own_cpu) / len(measured)
     figures = [
-        Figure("publish-to-visible p50", percentile(lags, 0.5), "ms", "read back from Kafka p50",
+        Figure("publish-to-visible p50", percentile(lags, 0.5), "ms", "Kafka alone p50",
                percentile(kafka_lags, 0.5)),
-        Figure("publish-to-visible p99", p99, "ms", "read back from Kafka p99",
+        Figure("publish-to-visible p99", p99, "ms", "Kafka alone p99",
                percentile(kafka_lags, 0.99), "< 20 ms", p99 < 20),
-        Figure("publish-to-visible max", max(lags), "ms", "read back from Kafka max",
+        Figure("publish-to-visible max", max(lags), "ms", "Kafka alone max",
                max(kafka_lags)),
         Figure("VISIBLE_LAG p99 (bucket bound, incl. probes)", own or float("nan"), "ms"),
         Figure("events made visible per second", throughput, "/s", "events sent per second",
@@ -439,8 +466,11 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
                len(measured) / max(commits, 1), ""),
         Figure("PostgreSQL CPU per event (aging's connections)",
                sum(work.values()) * 1000 / len(measured), "ms"),
-        Figure("this process's CPU per event (publisher, Kafka read-back, LISTEN)",
+        Figure("this process's CPU per event (publisher, LISTEN)",
                own_cpu * 1000 / len(measured), "ms"),
+        # Queues, and with them the tail of the lag, grow fast as this nears 100 %.
+        Figure(f"share of the {CORES} cores all of the above keep busy at {rate}/s",
+               cpu_per_event * rate / CORES * 100, "%"),
     ]
     print_table(f"aging projection lag ({len(measured):,} events at {rate}/s open loop over "
                 f"{customers} customers; aging as its own process on Kafka and PostgreSQL)",

@@ -25,6 +25,7 @@ from urllib.parse import urlparse, urlunparse
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from benchmarks.machine import CORES, cpu_seconds, kafka_broker_pid, postgres_cpu_seconds
 from benchmarks.table import Figure, print_table
 from libs.runtime.kafka import create_topics, delete_topics
 
@@ -101,6 +102,15 @@ async def copy_same_rows(database_url: str) -> tuple[int, float]:
         await connection.close()
 
 
+def work_done() -> dict[str, float]:
+    """CPU seconds so far of the rebuild (this process and its ended workers), of the
+    local PostgreSQL server and of the Kafka broker."""
+    own = os.times()
+    return {"rebuild": own.user + own.system + own.children_user + own.children_system,
+            "PostgreSQL": postgres_cpu_seconds() or 0.0,
+            "Kafka broker": cpu_seconds(kafka_broker_pid() or 0)}
+
+
 def main(events: int, partitions: int, workers: int) -> None:
     session = f"bench_{uuid.uuid4().hex[:8]}"
     os.environ["KAFKA_TOPIC_PREFIX"] = f"{session}."  # before the services' modules read it
@@ -130,7 +140,9 @@ def main(events: int, partitions: int, workers: int) -> None:
         settings = AgingSettings(database_url=database_url, kafka_bootstrap_servers=BOOTSTRAP,
                                  kafka_topic_partitions=partitions)
         load_before = os.getloadavg()[0]
+        work_before = work_done()
         report = run(settings, workers)
+        work = {name: spent - work_before[name] for name, spent in work_done().items()}
         print(f"rebuild: {report.records:,} records, {report.rows:,} rows, load "
               f"{report.load_seconds:.2f} s, all with switch {report.total_seconds:.2f} s; "
               f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
@@ -142,6 +154,9 @@ def main(events: int, partitions: int, workers: int) -> None:
         asyncio.run(clean_up())
     rebuild_rate = report.records / report.total_seconds
     copy_rate = report.records / copy_seconds
+    cpu_per_event = {name: seconds / report.records for name, seconds in work.items()}
+    # What the machine could do at this CPU per event with every core busy all the time
+    bound = CORES / sum(cpu_per_event.values())
     print_table(f"aging rebuild ({report.records:,} events, {rows:,} rows, {partitions} "
                 f"partitions, {workers} workers)", [
         Figure("rebuild, events/s", rebuild_rate, "events/s",
@@ -151,6 +166,10 @@ def main(events: int, partitions: int, workers: int) -> None:
         Figure("COPY of the same rows, rows/s", rows / copy_seconds, "rows/s"),
         Figure("workers' CPU per event (read, fold, format)",
                report.worker_cpu_seconds / report.records * 1e6, "us"),
+        *(Figure(f"{name} CPU per event", seconds * 1e6, "us")
+          for name, seconds in cpu_per_event.items()),
+        Figure(f"{CORES} cores / CPU per event of all three", bound, "events/s",
+               "the rebuild's rate", rebuild_rate),
     ])
 
 

@@ -17,9 +17,12 @@ T = TypeVar("T")
 SERVICES = ("invoicing", "payments", "matching", "aging")
 
 
+SUITES_ON_SERVERS = ("e2e", "reliability", "benchmarks")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "/tests/e2e/" in str(item.path) or "/tests/reliability/" in str(item.path):
+        if any(f"/tests/{suite}/" in str(item.path) for suite in SUITES_ON_SERVERS):
             item.add_marker(pytest.mark.integration)
 
 
