@@ -48,7 +48,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlparse, urlunparse
@@ -57,13 +57,11 @@ import asyncpg
 import httpx
 from aiokafka.structs import ConsumerRecord
 
-from benchmarks.kafka_tail import LightPublisher, ReadBack, percentile
+from benchmarks.kafka_tail import LightPublisher, Sender, kafka_alone, percentile
 from benchmarks.machine import CORES, cpu_seconds, kafka_broker_pid
 from benchmarks.table import Figure, print_table
 from libs.events import InvoiceIssued, KafkaRecord, Money, PaymentApplied, decode, encode
-from libs.events.envelope import ce_time
-from libs.events.topics import AR_INVOICING, AR_MATCHING, physical_topic
-from libs.runtime.kafka import create_topics, delete_topics
+from libs.events.topics import AR_INVOICING, AR_MATCHING
 from libs.runtime.projection import ProjectionWriter, changes_channel
 from libs.sample_data import load_ibm_sample
 from services.aging import aggregates, prediction, projections, queries
@@ -313,72 +311,6 @@ async def work_done(connection: asyncpg.Connection, aging_pid: int,
             **{f"backend {row['pid']}": cpu_seconds(row["pid"]) for row in backends}}
 
 
-BASELINE_TOPIC = "bench.kafka-alone"  # read by no service
-
-
-class Sender:
-    """Publishes planned records on a fixed schedule (open loop), each stamped with the
-    time it is sent; `sent_at[ce_id]` is when it was due."""
-
-    def __init__(self, publisher: LightPublisher, topic: str | None = None) -> None:
-        self.publisher, self.topic = publisher, topic  # topic: instead of the records' own
-        self.sent_at: dict[str, float] = {}
-        self.behind = 0.0  # seconds: how late the last of `on_schedule`'s went out
-
-    def send(self, records: list[KafkaRecord], scheduled: float) -> list[str]:
-        ids = []
-        sent_on = now_as_ce_time()
-        for record in records:
-            event_id = record_id(record)
-            self.sent_at[event_id] = scheduled
-            ids.append(event_id)
-            if self.topic:
-                record = replace(record, topic=self.topic)
-            self.publisher.send(record, stamped(record.headers, sent_on))
-        return ids
-
-    async def on_schedule(self, planned: list[list[KafkaRecord]], rate: int,
-                          events: int) -> list[str]:
-        """`events` of the planned records, `rate` a second (an invoice, or an invoice and
-        its payment, counted as two), whatever the reader does; returns the ids sent."""
-        sent: list[str] = []
-        started = time.perf_counter()
-        for records in planned:
-            if len(sent) >= events:
-                break
-            delay = started + len(sent) / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            sent += self.send(records, started + len(sent) / rate)
-        self.publisher.flush()
-        self.behind = time.perf_counter() - started - len(sent) / rate
-        return sent
-
-
-async def kafka_alone(kafka: str, warm_up: list[list[KafkaRecord]],
-                      planned: list[list[KafkaRecord]], rate: int, events: int) -> list[float]:
-    """The baseline: the same records at the same rate through Kafka alone, published to
-    a topic no service reads and read back here as they arrive (ms). It runs before the
-    projection's run, not beside it: its reader's fetches cost the broker about a quarter
-    of a millisecond a record, which would load the very machine the run measures."""
-    publisher = LightPublisher(kafka)
-    await create_topics(kafka, 2, topics=(BASELINE_TOPIC,))
-    topic = physical_topic(BASELINE_TOPIC)
-    read_back = ReadBack(kafka, [topic])
-    try:
-        sender = Sender(publisher, topic)
-        await sender.on_schedule(warm_up, rate, rate)
-        measured = await sender.on_schedule(planned, rate, events)
-        deadline = time.monotonic() + 30
-        while not all(i in read_back.seen for i in measured) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-    finally:
-        read_back.stop()
-        await delete_topics(kafka, topics=(BASELINE_TOPIC,))
-    return [(read_back.seen[i] - sender.sent_at[i]) * 1000 for i in measured
-            if i in read_back.seen]
-
-
 async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
                       seconds: int, customers: int, aging_pid: int) -> None:
     def records_for(index: int, tag: str) -> list[KafkaRecord]:
@@ -478,19 +410,6 @@ async def measure_lag(kafka: str, database_url: str, aging_url: str, rate: int,
     print(f"mean {statistics.mean(lags):.1f} ms; sender behind schedule by "
           f"{max(0.0, send_lag) * 1000:.0f} ms at the end; {missing} events not visible "
           f"after 60 s; load average {load_before:.2f} before the run, {load_after:.2f} after")
-
-
-def record_id(record) -> str:  # noqa: ANN001
-    return dict(record.headers)["ce_id"].decode()
-
-
-def now_as_ce_time() -> bytes:
-    """The ce_time header's value for now."""
-    return ce_time(datetime.now(UTC)).encode()
-
-
-def stamped(headers: list[tuple[str, bytes]], ce_time: bytes) -> list[tuple[str, bytes]]:
-    return [(name, ce_time if name == "ce_time" else value) for name, value in headers]
 
 
 def polled(events: list, first_offset: int) -> list[ConsumerRecord]:
