@@ -251,8 +251,11 @@ async def query_figures(server_url: str, items: int, customers: int, clients: in
             Figure("balance+aging p99, 10 open items", small_p99, "ms"),
             Figure("p99 100,000 items / p99 10 items", big_p99 / small_p99, "x", "",
                    None, "<= 1.5x", big_p99 <= 1.5 * small_p99),
-            Figure("balance requests unanswered in 30 s", big_lost + small_lost + plain_lost,
-                   "", target="0", met=big_lost + small_lost + plain_lost == 0),
+            # (the plain sum() of 100,000 items at this rate saturates the machine: its own
+            # requests may go unanswered, a baseline's, not the service's)
+            Figure("balance requests unanswered in 30 s", big_lost + small_lost, "",
+                   "plain sum() requests unanswered", plain_lost, "0",
+                   big_lost + small_lost == 0),
             Figure("PostgreSQL CPU per balance, 100,000 open items", big_cpu.server, "ms",
                    "10 open items", small_cpu.server),
             Figure("client CPU per balance (asyncpg), 100,000 open items", big_cpu.client,
