@@ -115,7 +115,7 @@ class InboundConsumer(ABC):
         self.settings = settings
         topics = (topic,) if isinstance(topic, str) else topic
         self.topic = ", ".join(topics)  # for the logs
-        self._failures: dict[tuple[int, int], int] = {}
+        self._failures: dict[tuple[str, int, int], int] = {}  # attempts by record
         self._next_offsets: dict[tuple[str, int], int] = {}
         self._offsets = OffsetCommitter(settings.offset_commit_interval)
         self.batch_size = batch_size
@@ -290,12 +290,13 @@ class InboundConsumer(ABC):
         try:
             envelope, event = decode(record.headers, record.value)
             outcome = await self.apply(record, envelope, event)
+            self._failures.pop((record.topic, record.partition, record.offset), None)
             CONSUMED.labels(self.settings.consumer_group, record.topic, envelope.type,
                             outcome).inc()
         except (InvalidEvent, Rejected) as error:
             await self._dead_letter(record, getattr(error, "reason", str(error)))
         except Exception as error:  # noqa: BLE001 - retried, then dead-lettered
-            key = (record.partition, record.offset)
+            key = (record.topic, record.partition, record.offset)
             self._failures[key] = attempts = self._failures.get(key, 0) + 1
             if attempts < self.settings.max_delivery_attempts:
                 log.warning("attempt %d failed for %s#%d@%d: %r; will retry", attempts,
@@ -309,7 +310,7 @@ class InboundConsumer(ABC):
                     record.offset, reason)
         await send_to_dead_letter_topic(self.broker, record, reason=reason,
                                         consumer=self.settings.consumer_group)
-        self._failures.pop((record.partition, record.offset), None)
+        self._failures.pop((record.topic, record.partition, record.offset), None)
         await self.after_dead_letter(record)
         CONSUMED.labels(self.settings.consumer_group, record.topic, "-", "dead_lettered").inc()
 
@@ -329,7 +330,7 @@ class TrackedConsumer(InboundConsumer):
     """Feeds an event-sourced application; its events and the position share a transaction."""
 
     def __init__(self, broker: KafkaBroker, settings: ServiceSettings,
-                 application: ReceivablesApplication, topic: str,
+                 application: ReceivablesApplication, topic: str | tuple[str, ...],
                  handlers: dict[type[IntegrationEvent], Handler],
                  batch_size: int = 1) -> None:
         """`batch_size` > 1 stores up to that many records' effects in one transaction;

@@ -13,7 +13,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from libs.events import CustomerUpserted, Envelope, IntegrationEvent
-from libs.events.topics import physical_topic
+from libs.events.topics import dead_letter_topic, physical_topic
 from libs.runtime.consumer import APPLIED, DUPLICATE, Decoded, InboundConsumer
 from libs.runtime import prefetch
 from libs.runtime.kafka import create_topics, delete_topics, make_broker
@@ -84,23 +84,39 @@ async def topic(infrastructure):  # noqa: ANN001, ANN201
     await delete_topics(infrastructure.kafka_bootstrap_servers, topics=(name,))
 
 
+class FailingOnceEach(RecordingConsumer):
+    """Applies records one at a time; the first attempt at each of `flaky` fails."""
+
+    def __init__(self, *args, flaky: set[str], **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self._flaky = set(flaky)
+
+    async def apply(self, record: ConsumerRecord, envelope: Envelope,
+                    event: IntegrationEvent) -> str:
+        if event.customer_id in self._flaky:
+            self._flaky.discard(event.customer_id)
+            raise RuntimeError("the database went away for a moment")
+        return await super().apply(record, envelope, event)
+
+
 @pytest.fixture
 async def two_topics(infrastructure):  # noqa: ANN001, ANN201
     names = tuple(f"test.batches.{uuid.uuid4().hex[:8]}" for _ in range(2))
-    await create_topics(infrastructure.kafka_bootstrap_servers, 2, topics=names)
+    with_dead_letters = names + tuple(dead_letter_topic(name) for name in names)
+    await create_topics(infrastructure.kafka_bootstrap_servers, 2, topics=with_dead_letters)
     yield names
-    await delete_topics(infrastructure.kafka_bootstrap_servers, topics=names)
+    await delete_topics(infrastructure.kafka_bootstrap_servers, topics=with_dead_letters)
 
 
 async def consuming(infrastructure, topic: str | tuple[str, ...],  # noqa: ANN001
-                    kind: type[RecordingConsumer] = RecordingConsumer,
+                    kind: type[RecordingConsumer] = RecordingConsumer, batch_size: int = 50,
                     **behaviour) -> tuple:  # noqa: ANN003
     settings = ServiceSettings(service_name=f"batches_{uuid.uuid4().hex[:8]}",
                                kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                                database_url=infrastructure.database_url,
                                max_delivery_attempts=2)
     broker = make_broker(settings)
-    consumer = kind(broker, settings, topic, batch_size=50, **behaviour)
+    consumer = kind(broker, settings, topic, batch_size=batch_size, **behaviour)
     await broker.start()
     return broker, consumer
 
@@ -204,3 +220,26 @@ async def test_the_broker_gathers_records_while_a_batch_is_applied_not_while_idl
     # An idle poll lasts the consumer's fetch_max_wait_ms (0.5 s): a few in 2 s, where
     # fetches that gathered for 50 ms would have been forty.
     assert idle <= 8, f"{idle} fetches in 2 s idle"
+
+
+async def test_a_failed_attempt_counts_against_its_own_record_only(
+        infrastructure, two_topics) -> None:
+    """Two topics' records at the same partition and offset, each failing once: each is
+    retried and applied; neither is taken for the other's second failure (at most two
+    attempts here) and dead-lettered."""
+    broker, consumer = await consuming(infrastructure, two_topics, FailingOnceEach,
+                                       batch_size=1, flaky={"SAME-KEY"})
+    first, second = two_topics
+    try:
+        async with EventPublisher(infrastructure.kafka_bootstrap_servers) as erp:
+            await publish(erp, first, ["SAME-KEY"])  # its key: the same partition in both
+            await eventually(lambda: asyncio.sleep(0, len(consumer.applied)),
+                             until=lambda applied: applied >= 1)
+            consumer._flaky.add("SAME-KEY")  # noqa: SLF001 - the second fails once too
+            await publish(erp, second, ["SAME-KEY"])
+        await eventually(lambda: asyncio.sleep(0, len(consumer.applied)),
+                         until=lambda applied: applied >= 2)
+    finally:
+        await broker.stop()
+    assert consumer.topics_applied == {physical_topic(first), physical_topic(second)}
+    assert sorted(consumer.applied) == [(consumer.applied[0][0], 0)] * 2
