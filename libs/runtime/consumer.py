@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
@@ -36,7 +37,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from opentelemetry import propagate, trace
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from libs.events import Envelope, IntegrationEvent, InvalidEvent, decode
 from libs.events.topics import physical_topic
@@ -53,11 +54,38 @@ TRACER = trace.get_tracer(__name__)
 
 CONSUMED = Counter("ar_events_consumed_total", "Inbound events by outcome",
                    ["consumer", "topic", "event_type", "outcome"])
+# From an event's publication to its effect: ms where a service keeps up, minutes where
+# it catches up after an outage.
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60)
+APPLIED_LAG = Histogram(
+    "ar_event_applied_lag_seconds",
+    "From an event's publication (ce_time) to its effect stored by the service consuming it",
+    ["consumer", "event_type"], buckets=LAG_BUCKETS)
 
 APPLIED, DUPLICATE, IGNORED = "applied", "duplicate", "ignored"
 
 
 Decoded = tuple[ConsumerRecord, Envelope, IntegrationEvent]
+
+
+class LagByEventType:
+    """One of the lag histograms, for one consumer, by event type: each type's child
+    looked up once (`labels` takes a lock)."""
+
+    def __init__(self, histogram: Histogram, consumer: str) -> None:
+        self._histogram, self._consumer = histogram, consumer
+        self._children: dict[str, Histogram] = {}
+
+    def observe(self, decoded: Iterable[Decoded], outcomes: Iterable[str]) -> None:
+        """The lag, now, of each record whose outcome is APPLIED."""
+        now = datetime.now(UTC)
+        for (_, envelope, _), outcome in zip(decoded, outcomes, strict=True):
+            if outcome == APPLIED:
+                child = self._children.get(envelope.type)
+                if child is None:
+                    child = self._children[envelope.type] = self._histogram.labels(
+                        self._consumer, envelope.type)
+                child.observe(max((now - envelope.time).total_seconds(), 0.0))
 
 
 class Rejected(Exception):
@@ -338,6 +366,7 @@ class TrackedConsumer(InboundConsumer):
         read model of its own, which would not see the batch's earlier records)."""
         self.application = application
         self.handlers = handlers
+        self._applied_lag = LagByEventType(APPLIED_LAG, settings.consumer_group)
         super().__init__(broker, settings, topic, batch_size)
 
     async def stored_next_offset(self, topic: str, partition: int) -> int:
@@ -357,6 +386,7 @@ class TrackedConsumer(InboundConsumer):
         outcomes = await asyncio.to_thread(self._handle_in_one_batch, decoded, next_offsets)
         for record in last_of_partition.values():
             self.note_stored(record)
+        self._applied_lag.observe(decoded, outcomes)
         return outcomes
 
     def _handle_in_one_batch(self, decoded: list[Decoded],
@@ -395,6 +425,7 @@ class TrackedConsumer(InboundConsumer):
         except AlreadyProcessed:
             outcome = DUPLICATE
         self.note_stored(record)
+        self._applied_lag.observe([(record, envelope, event)], [outcome])
         return outcome
 
     @staticmethod

@@ -25,7 +25,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import groupby
 from json.encoder import encode_basestring_ascii as _quoted
 
@@ -36,7 +35,15 @@ from prometheus_client import Histogram
 
 from libs.events import Envelope, IntegrationEvent
 
-from .consumer import APPLIED, DUPLICATE, IGNORED, Decoded, InboundConsumer
+from .consumer import (
+    APPLIED,
+    DUPLICATE,
+    IGNORED,
+    LAG_BUCKETS,
+    Decoded,
+    InboundConsumer,
+    LagByEventType,
+)
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -54,9 +61,7 @@ NOTICE_LIMIT = 7900
 VISIBLE_LAG = Histogram(
     "ar_projection_visible_lag_seconds",
     "From an event's publication (ce_time) to its visibility in the read model",
-    ["projection", "event_type"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60),
-)
+    ["projection", "event_type"], buckets=LAG_BUCKETS)
 
 TRACKING_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.applied_events (
@@ -403,7 +408,7 @@ class ProjectionConsumer(InboundConsumer):
         self.batch_handlers = {kind: handler for kind, handler in (batch_handlers or {}).items()
                                if kind in handlers}
         self.writer = writer or ProjectionWriter(pool, self.schema)
-        self._visible_lags: dict[str, Histogram] = {}
+        self._visible_lag = LagByEventType(VISIBLE_LAG, self.schema)
         super().__init__(broker, settings, topic, batch_size)
 
     batches_span_partitions = True  # (libs/runtime/consumer.py)
@@ -419,19 +424,8 @@ class ProjectionConsumer(InboundConsumer):
         for record in {(record.topic, record.partition): record
                        for record, _, _ in decoded}.values():
             self.note_stored(record)
-        now = datetime.now(UTC)
-        for (_, envelope, _), outcome in zip(decoded, outcomes, strict=True):
-            if outcome == APPLIED:
-                self._visible_lag(envelope.type).observe(
-                    max((now - envelope.time).total_seconds(), 0.0))
+        self._visible_lag.observe(decoded, outcomes)
         return outcomes
-
-    def _visible_lag(self, event_type: str) -> Histogram:
-        """VISIBLE_LAG for the event type, looked up once (`labels` takes a lock)."""
-        lag = self._visible_lags.get(event_type)
-        if lag is None:
-            lag = self._visible_lags[event_type] = VISIBLE_LAG.labels(self.schema, event_type)
-        return lag
 
     async def stored_next_offset(self, topic: str, partition: int) -> int:
         async with self.pool.acquire() as connection:

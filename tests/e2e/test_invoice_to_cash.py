@@ -33,6 +33,15 @@ async def open_items_of(aging_url: str, customer_id: str) -> list[dict]:
         return response.json()
 
 
+async def metric(service_url: str, name: str, **labels: str) -> float:
+    """The sum of a Prometheus sample's values over the series with these labels."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{service_url}/metrics")).text
+    wanted = [f'{label}="{value}"' for label, value in labels.items()]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{") and all(label in line for label in wanted))
+
+
 async def test_a_shipped_order_is_invoiced_aged_and_settled_by_a_payment_naming_it(
         platform, infrastructure) -> None:
     aging = platform["aging"].url
@@ -77,6 +86,10 @@ async def test_a_shipped_order_is_invoiced_aged_and_settled_by_a_payment_naming_
     assert status["status"] == "settled"
     assert status["open_amount"] == "0.00"
     assert status["settled_on"] == date.today().isoformat()
+    # The time from publication to visibility is on aging's /metrics, for each event
+    for event_type in ("InvoiceIssued", "PaymentApplied"):
+        assert await metric(aging, "ar_projection_visible_lag_seconds_count",
+                            event_type=event_type) >= 1
 
 
 async def test_a_payment_naming_no_invoice_stays_unapplied_on_the_account(
@@ -98,7 +111,8 @@ async def test_a_payment_naming_no_invoice_stays_unapplied_on_the_account(
 async def test_the_erp_trace_continues_through_invoicing_and_each_hop_is_counted(
         platform, infrastructure) -> None:
     """An SRE follows one order by its trace id: the InvoiceIssued that invoicing publishes
-    belongs to the same trace as the ERP's OrderShipped."""
+    belongs to the same trace as the ERP's OrderShipped; /metrics counts the event and how
+    long it took from its publication to invoicing's stored effect."""
     kafka = infrastructure.kafka_bootstrap_servers
     trace_id = uuid.uuid4().hex
     async with EventPublisher(kafka) as erp:
@@ -118,9 +132,10 @@ async def test_the_erp_trace_continues_through_invoicing_and_each_hop_is_counted
     assert headers["ce_type"] == b"InvoiceIssued"
     assert headers["ce_subject"] == b"CUST-TRACE"
 
-    async with httpx.AsyncClient() as client:
-        metrics = (await client.get(f"{platform['invoicing'].url}/metrics")).text
-    applied = [line for line in metrics.splitlines()
-               if line.startswith("ar_events_consumed_total") and 'outcome="applied"' in line
-               and 'event_type="OrderShipped"' in line]
-    assert applied and float(applied[0].rsplit(" ", 1)[1]) >= 1
+    invoicing = platform["invoicing"].url
+    assert await metric(invoicing, "ar_events_consumed_total", outcome="applied",
+                        event_type="OrderShipped") >= 1
+    assert await metric(invoicing, "ar_event_applied_lag_seconds_count",
+                        event_type="OrderShipped") >= 1
+    assert await metric(invoicing, "ar_event_applied_lag_seconds_bucket",
+                        event_type="OrderShipped", le="60.0") >= 1
